@@ -1,0 +1,189 @@
+// Package event owns the log event: its fields, validation, identifiers and
+// JSON form. Gateway, producer, consumer and store all use this one type.
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Level is a log severity.
+type Level string
+
+// The accepted levels, lowest first.
+const (
+	Trace Level = "TRACE"
+	Debug Level = "DEBUG"
+	Info  Level = "INFO"
+	Warn  Level = "WARN"
+	Error Level = "ERROR"
+	Fatal Level = "FATAL"
+)
+
+// Levels lists every accepted level, lowest first.
+var Levels = []Level{Trace, Debug, Info, Warn, Error, Fatal}
+
+// ParseLevel returns the level named s (case-insensitive).
+func ParseLevel(s string) (Level, error) {
+	u := Level(strings.ToUpper(strings.TrimSpace(s)))
+	for _, l := range Levels {
+		if u == l {
+			return l, nil
+		}
+	}
+	return "", fmt.Errorf("level %q is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL", s)
+}
+
+// Limits on field sizes; larger values are rejected, never truncated.
+const (
+	MaxMessageBytes  = 64 << 10
+	MaxSourceBytes   = 256
+	MaxIDBytes       = 128
+	MaxMetadataBytes = 64 << 10
+)
+
+// Event is one log event. Identity is the authenticated identity (URI SAN)
+// of the client certificate that sent it; the gateway stamps it and never
+// takes it from the request body.
+type Event struct {
+	ID        string         `json:"id"`
+	Level     Level          `json:"level"`
+	Message   string         `json:"message"`
+	Source    string         `json:"source"`
+	Timestamp time.Time      `json:"timestamp"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
+	Identity  string         `json:"identity,omitempty"`
+}
+
+// FieldError names the field that made an event invalid.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
+
+// input is the wire form accepted from clients: strict about types, with
+// the timestamp kept as text so that its error can name the field.
+type input struct {
+	ID        *string         `json:"id"`
+	Level     *string         `json:"level"`
+	Message   *string         `json:"message"`
+	Source    *string         `json:"source"`
+	Timestamp *string         `json:"timestamp"`
+	Metadata  json.RawMessage `json:"metadata"`
+}
+
+// Decode parses one client-supplied event from JSON, fills the id and
+// timestamp when absent (using now), and validates it. Unknown fields are
+// ignored except "identity", which a client may not set.
+func Decode(data []byte, now time.Time) (Event, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return Event{}, &FieldError{Field: "body", Reason: "not a JSON object: " + jsonReason(err)}
+	}
+	if _, ok := raw["identity"]; ok {
+		return Event{}, &FieldError{Field: "identity", Reason: "is set by the gateway from the client certificate and may not be supplied"}
+	}
+	var in input
+	if err := json.Unmarshal(data, &in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return Event{}, &FieldError{Field: te.Field, Reason: "must be a JSON " + te.Type.String()}
+		}
+		return Event{}, &FieldError{Field: "body", Reason: jsonReason(err)}
+	}
+	var e Event
+	if in.ID != nil {
+		e.ID = *in.ID
+	}
+	if in.Level != nil {
+		e.Level = Level(*in.Level)
+	}
+	if in.Message != nil {
+		e.Message = *in.Message
+	}
+	if in.Source != nil {
+		e.Source = *in.Source
+	}
+	if in.Timestamp != nil && *in.Timestamp != "" {
+		ts, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
+		if err != nil {
+			return Event{}, &FieldError{Field: "timestamp", Reason: "must be RFC 3339, for example 2026-01-02T15:04:05Z"}
+		}
+		e.Timestamp = ts
+	}
+	if len(in.Metadata) > 0 && string(in.Metadata) != "null" {
+		if len(in.Metadata) > MaxMetadataBytes {
+			return Event{}, &FieldError{Field: "metadata", Reason: fmt.Sprintf("larger than %d bytes", MaxMetadataBytes)}
+		}
+		if err := json.Unmarshal(in.Metadata, &e.Metadata); err != nil {
+			return Event{}, &FieldError{Field: "metadata", Reason: "must be a JSON object"}
+		}
+	}
+	if e.Level == "" {
+		e.Level = Info
+	}
+	e.Fill(now)
+	if err := e.Validate(); err != nil {
+		return Event{}, err
+	}
+	return e, nil
+}
+
+// Fill assigns an id and a timestamp where they are absent.
+func (e *Event) Fill(now time.Time) {
+	if e.ID == "" {
+		e.ID = NewID()
+	}
+	if e.Timestamp.IsZero() {
+		e.Timestamp = now.UTC()
+	}
+}
+
+// Validate checks every field and returns a *FieldError naming the first
+// bad one.
+func (e *Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return &FieldError{Field: "id", Reason: "is required"}
+	case len(e.ID) > MaxIDBytes:
+		return &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", MaxIDBytes)}
+	case strings.ContainsAny(e.ID, " \t\r\n"):
+		return &FieldError{Field: "id", Reason: "may not contain whitespace"}
+	}
+	l, err := ParseLevel(string(e.Level))
+	if err != nil {
+		return &FieldError{Field: "level", Reason: err.Error()}
+	}
+	e.Level = l
+	switch {
+	case strings.TrimSpace(e.Message) == "":
+		return &FieldError{Field: "message", Reason: "is required"}
+	case len(e.Message) > MaxMessageBytes:
+		return &FieldError{Field: "message", Reason: fmt.Sprintf("longer than %d bytes", MaxMessageBytes)}
+	case strings.TrimSpace(e.Source) == "":
+		return &FieldError{Field: "source", Reason: "is required"}
+	case len(e.Source) > MaxSourceBytes:
+		return &FieldError{Field: "source", Reason: fmt.Sprintf("longer than %d bytes", MaxSourceBytes)}
+	case e.Timestamp.IsZero():
+		return &FieldError{Field: "timestamp", Reason: "is required"}
+	}
+	return nil
+}
+
+// NewID returns a fresh random UUID (version 4) as text.
+func NewID() string { return uuid.NewString() }
+
+func jsonReason(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("invalid JSON at byte %d", se.Offset)
+	}
+	return err.Error()
+}
