@@ -1,0 +1,212 @@
+package tlsx
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"time"
+)
+
+// material is one consistent, validated set of key, certificate, anchors
+// and CRLs. It is immutable once built.
+type material struct {
+	cert    *tls.Certificate // Leaf is set
+	id      ID
+	anchors *x509.CertPool
+	// anchorCerts are the environment's intermediates; roots are dropped.
+	anchorCerts []*x509.Certificate
+	revoked     map[string]struct{} // big.Int.Text(16) of revoked serials
+	hash        [sha256.Size]byte
+	infos       []CertInfo
+}
+
+// files is the raw content read from disk in one pass.
+type files struct {
+	cert, key, ca, bundle, crl []byte
+}
+
+func (f files) hash() [sha256.Size]byte {
+	h := sha256.New()
+	for _, b := range [][]byte{f.cert, f.key, f.ca, f.bundle, f.crl} {
+		fmt.Fprintf(h, "%d:", len(b))
+		h.Write(b)
+	}
+	var out [sha256.Size]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+func (s *Source) readFiles() (files, error) {
+	var f files
+	var err error
+	read := func(dst *[]byte, path string, optional bool) {
+		if err != nil || path == "" {
+			return
+		}
+		b, rerr := os.ReadFile(path)
+		if rerr != nil && optional && errors.Is(rerr, os.ErrNotExist) {
+			return
+		}
+		if rerr != nil {
+			err = fmt.Errorf("read %s: %w", path, rerr)
+		}
+		*dst = b
+	}
+	read(&f.cert, s.cfg.CertFile, false)
+	read(&f.key, s.cfg.KeyFile, false)
+	read(&f.ca, s.cfg.CAFile, false)
+	read(&f.bundle, s.cfg.BundleFile, true)
+	read(&f.crl, s.cfg.CRLFile, false)
+	return f, err
+}
+
+// build validates f as a whole and turns it into material: the key matches
+// the leaf, the leaf carries a SPIFFE ID, is currently valid and chains to
+// the anchors, and every CRL is signed by one of the anchors.
+func (s *Source) build(f files, now time.Time) (*material, error) {
+	pair, err := tls.X509KeyPair(f.cert, f.key)
+	if err != nil {
+		return nil, fmt.Errorf("load key pair %s, %s: %w", s.cfg.CertFile, s.cfg.KeyFile, err)
+	}
+	leaf := pair.Leaf
+	if leaf == nil {
+		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("parse leaf %s: %w", s.cfg.CertFile, err)
+		}
+		pair.Leaf = leaf
+	}
+	id, err := IDFromCert(leaf)
+	if err != nil {
+		return nil, fmt.Errorf("leaf %s: %w", s.cfg.CertFile, err)
+	}
+	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
+		return nil, fmt.Errorf("leaf %s is outside its validity period %s to %s",
+			s.cfg.CertFile, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+
+	anchors, err := parseAnchors(append(append([]byte(nil), f.ca...), f.bundle...))
+	if err != nil {
+		return nil, fmt.Errorf("trust bundle %s: %w", s.cfg.CAFile, err)
+	}
+	pool := x509.NewCertPool()
+	for _, a := range anchors {
+		pool.AddCert(a)
+	}
+	inter := x509.NewCertPool()
+	for _, der := range pair.Certificate[1:] {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			inter.AddCert(c)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{
+		Roots: pool, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}); err != nil {
+		return nil, fmt.Errorf("leaf %s does not chain to the trust bundle: %w", s.cfg.CertFile, err)
+	}
+
+	revoked, err := parseCRLs(f.crl, anchors)
+	if err == nil && s.cfg.CRLFile != "" && revoked == nil {
+		err = errors.New("no PEM \"X509 CRL\" block found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("crl %s: %w", s.cfg.CRLFile, err)
+	}
+
+	m := &material{cert: &pair, id: id, anchors: pool, anchorCerts: anchors, revoked: revoked, hash: f.hash()}
+	m.infos = append(m.infos, certInfo(s.cfg.Name, KindLeaf, leaf, id.String()))
+	for _, a := range anchors {
+		m.infos = append(m.infos, certInfo(s.cfg.Name, KindAnchor, a, ""))
+	}
+	return m, nil
+}
+
+// parseAnchors returns the CA certificates in data that are not
+// self-signed: the environment's intermediates. Roots are dropped on
+// purpose: trusting the shared root would accept other environments.
+func parseAnchors(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	seen := map[string]bool{}
+	for len(data) > 0 {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("unexpected PEM block %q", b.Type)
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse certificate: %w", err)
+		}
+		if !c.IsCA {
+			return nil, fmt.Errorf("certificate %q is not a CA", c.Subject)
+		}
+		if isSelfSigned(c) || seen[string(c.Raw)] {
+			continue
+		}
+		seen[string(c.Raw)] = true
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no intermediate CA certificate found (roots are never trust anchors)")
+	}
+	return out, nil
+}
+
+func isSelfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
+}
+
+// parseCRLs parses every PEM CRL in data, checks each is signed by one of
+// the anchors, and returns the union of revoked serials. Serials are
+// random 128-bit values, so one environment-wide set is used regardless of
+// which intermediate signed the CRL. It returns nil when data holds no CRL.
+func parseCRLs(data []byte, anchors []*x509.Certificate) (map[string]struct{}, error) {
+	var revoked map[string]struct{}
+	for len(data) > 0 {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type != "X509 CRL" {
+			return nil, fmt.Errorf("unexpected PEM block %q", b.Type)
+		}
+		crl, err := x509.ParseRevocationList(b.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("parse: %w", err)
+		}
+		if !signedByAny(crl, anchors) {
+			return nil, fmt.Errorf("crl from %q is not signed by a trust anchor", crl.Issuer)
+		}
+		if revoked == nil {
+			revoked = map[string]struct{}{}
+		}
+		for _, e := range crl.RevokedCertificateEntries {
+			revoked[serialKey(e.SerialNumber)] = struct{}{}
+		}
+	}
+	return revoked, nil
+}
+
+func signedByAny(crl *x509.RevocationList, anchors []*x509.Certificate) bool {
+	for _, a := range anchors {
+		if crl.CheckSignatureFrom(a) == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func serialKey(n *big.Int) string { return n.Text(16) }
+
+func serialString(n *big.Int) string { return hex.EncodeToString(n.Bytes()) }

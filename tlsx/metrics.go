@@ -1,0 +1,138 @@
+package tlsx
+
+import (
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Sides of a handshake (the `side` label).
+const (
+	SideServer = "server"
+	SideClient = "client"
+)
+
+// Metrics records TLS handshake and certificate metrics on a chosen
+// registry. A nil *Metrics is valid and records nothing.
+type Metrics struct {
+	duration *prometheus.HistogramVec
+	failures *prometheus.CounterVec
+	reloads  *prometheus.CounterVec
+	expiry   *expiryCollector
+}
+
+// NewMetrics creates the logsys_tls_* metrics and registers them on reg.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "logsys_tls_handshake_duration_seconds",
+			Help:    "Duration of successful TLS handshakes.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"side", "listener", "resumed"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_tls_handshake_failures_total",
+			Help: "Failed TLS handshakes by reason (no_cert, unknown_ca, expired, revoked, unauthorized, protocol, other).",
+		}, []string{"side", "listener", "reason"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_tls_reloads_total",
+			Help: "Reloads of certificate sources by result (success, failure).",
+		}, []string{"source", "result"}),
+		expiry: &expiryCollector{
+			desc: prometheus.NewDesc("logsys_tls_certificate_expiry_seconds",
+				"Seconds until a loaded certificate's NotAfter (negative once expired).",
+				[]string{"source", "kind", "identity_or_subject", "serial"}, nil),
+			sources: map[*Source]struct{}{},
+		},
+	}
+	for _, c := range []prometheus.Collector{m.duration, m.failures, m.reloads, m.expiry} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// initListener creates the zero-valued failure series of a listener so
+// that rates are defined before the first failure.
+func (m *Metrics) initListener(side, listener string) {
+	if m == nil {
+		return
+	}
+	for _, r := range allReasons {
+		m.failures.WithLabelValues(side, listener, string(r))
+	}
+}
+
+// ObserveHandshake records a successful handshake.
+func (m *Metrics) ObserveHandshake(side, listener string, resumed bool, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.duration.WithLabelValues(side, listener, strconv.FormatBool(resumed)).Observe(d.Seconds())
+}
+
+// HandshakeFailed records a failed handshake.
+func (m *Metrics) HandshakeFailed(side, listener string, r Reason) {
+	if m == nil {
+		return
+	}
+	m.failures.WithLabelValues(side, listener, string(r)).Inc()
+}
+
+func (m *Metrics) reloaded(source string, err error) {
+	if m == nil {
+		return
+	}
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.reloads.WithLabelValues(source, result).Inc()
+}
+
+func (m *Metrics) addSource(s *Source) {
+	if m == nil {
+		return
+	}
+	m.expiry.mu.Lock()
+	m.expiry.sources[s] = struct{}{}
+	m.expiry.mu.Unlock()
+}
+
+// RemoveSource stops exporting the expiry of s's certificates.
+func (m *Metrics) RemoveSource(s *Source) {
+	if m == nil {
+		return
+	}
+	m.expiry.mu.Lock()
+	delete(m.expiry.sources, s)
+	m.expiry.mu.Unlock()
+}
+
+// expiryCollector computes seconds-to-expiry at scrape time from the
+// sources' current material, so the gauge never goes stale.
+type expiryCollector struct {
+	desc    *prometheus.Desc
+	mu      sync.Mutex
+	sources map[*Source]struct{}
+}
+
+func (c *expiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *expiryCollector) Collect(ch chan<- prometheus.Metric) {
+	c.mu.Lock()
+	srcs := make([]*Source, 0, len(c.sources))
+	for s := range c.sources {
+		srcs = append(srcs, s)
+	}
+	c.mu.Unlock()
+	for _, s := range srcs {
+		now := s.now()
+		for _, ci := range s.Certificates() {
+			ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue,
+				ci.NotAfter.Sub(now).Seconds(), ci.Source, string(ci.Kind), ci.Label(), ci.Serial)
+		}
+	}
+}

@@ -1,0 +1,186 @@
+package tlsx
+
+import (
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Default timings of a Source's watcher.
+const (
+	DefaultPollInterval = 30 * time.Second
+	DefaultDebounce     = 200 * time.Millisecond
+)
+
+// SourceConfig names the files of a Source and how it reloads them.
+type SourceConfig struct {
+	// Name identifies the source in logs and metrics (`source` label);
+	// it must be unique per metrics registry.
+	Name string
+	// CertFile holds the leaf then its intermediate; KeyFile its PKCS#8 key.
+	CertFile, KeyFile string
+	// CAFile holds the environment's current intermediate (ca.pem). Only
+	// intermediates become trust anchors; self-signed roots are ignored.
+	CAFile string
+	// BundleFile (optional) holds the intermediates during a rollover
+	// (bundle.pem). It is read when present; its absence is normal.
+	BundleFile string
+	// CRLFile (optional) holds the environment's CRL(s). When set, the
+	// file must exist and every CRL in it must be signed by an anchor.
+	CRLFile string
+	// PollInterval between content-hash checks besides file events;
+	// DefaultPollInterval when zero.
+	PollInterval time.Duration
+	// Debounce coalesces bursts of file events; DefaultDebounce when zero.
+	Debounce time.Duration
+	// Logger for reload results; slog.Default() when nil.
+	Logger *slog.Logger
+	// Metrics (optional) receives reload counts and exports expiry.
+	Metrics *Metrics
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// LayoutSource returns the SourceConfig of workload name in env under the
+// `logsys pki init` directory dir.
+func LayoutSource(dir, env, name string) SourceConfig {
+	e := filepath.Join(dir, env)
+	return SourceConfig{
+		Name:       name,
+		CertFile:   filepath.Join(e, name, "cert.pem"),
+		KeyFile:    filepath.Join(e, name, "key.pem"),
+		CAFile:     filepath.Join(e, "ca.pem"),
+		BundleFile: filepath.Join(e, "bundle.pem"),
+		CRLFile:    filepath.Join(e, "crl.pem"),
+	}
+}
+
+// Source serves our certificate, the environment's trust anchors and its
+// revoked serials from files, swapping them atomically when the files
+// change and the new set validates as a whole.
+type Source struct {
+	cfg SourceConfig
+	log *slog.Logger
+	cur atomic.Pointer[material]
+
+	mu          sync.Mutex // serializes reloads
+	lastFailure [sha256.Size]byte
+}
+
+// NewSource loads and validates the files once; it fails when they are
+// not a consistent, currently valid set.
+func NewSource(cfg SourceConfig) (*Source, error) {
+	if cfg.CertFile == "" || cfg.KeyFile == "" || cfg.CAFile == "" {
+		return nil, errors.New("tls source: cert, key and ca files are required")
+	}
+	if cfg.Name == "" {
+		cfg.Name = filepath.Base(filepath.Dir(cfg.CertFile))
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Debounce <= 0 {
+		cfg.Debounce = DefaultDebounce
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	lg := cfg.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	s := &Source{cfg: cfg, log: lg.With("source", cfg.Name)}
+	f, err := s.readFiles()
+	if err == nil {
+		var m *material
+		if m, err = s.build(f, cfg.Now()); err == nil {
+			s.cur.Store(m)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tls source %s: %w", cfg.Name, err)
+	}
+	cfg.Metrics.addSource(s)
+	return s, nil
+}
+
+// Name returns the source's name.
+func (s *Source) Name() string { return s.cfg.Name }
+
+func (s *Source) now() time.Time { return s.cfg.Now() }
+
+// ID returns the identity in our current certificate.
+func (s *Source) ID() ID { return s.cur.Load().id }
+
+// Certificate returns our current certificate chain and key (Leaf set).
+func (s *Source) Certificate() *tls.Certificate { return s.cur.Load().cert }
+
+// Anchors returns the current trust anchors (the environment's
+// intermediates). The pool must not be modified.
+func (s *Source) Anchors() *x509.CertPool { return s.cur.Load().anchors }
+
+// Revoked reports whether the current CRL lists serial.
+func (s *Source) Revoked(c *x509.Certificate) bool {
+	_, ok := s.cur.Load().revoked[serialKey(c.SerialNumber)]
+	return ok
+}
+
+// Certificates describes the loaded leaf and anchors.
+func (s *Source) Certificates() []CertInfo { return slices.Clone(s.cur.Load().infos) }
+
+// ExpiresWithin reports whether a loaded certificate expires within d of
+// the source's clock, and returns the one that expires first.
+func (s *Source) ExpiresWithin(d time.Duration) (bool, CertInfo) {
+	first, ok := soonest(s.cur.Load().infos)
+	return ok && first.NotAfter.Sub(s.now()) < d, first
+}
+
+// Reload reads and validates the files now. On failure the current
+// material stays in use, the reason is logged and returned, and the
+// failure is counted.
+func (s *Source) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reloadLocked(true)
+}
+
+// reloadLocked swaps in the files' content if it validates. Unless force
+// is set, content equal to the current material or to the last rejected
+// content is skipped, so a rejected state is logged and counted once.
+func (s *Source) reloadLocked(force bool) error {
+	f, err := s.readFiles()
+	key := f.hash()
+	if err != nil {
+		key = sha256.Sum256([]byte(err.Error()))
+	}
+	if !force && (key == s.cur.Load().hash || key == s.lastFailure) {
+		return nil
+	}
+	var m *material
+	if err == nil {
+		m, err = s.build(f, s.now())
+	}
+	s.cfg.Metrics.reloaded(s.cfg.Name, err)
+	if err != nil {
+		s.lastFailure = key
+		s.log.Warn("tls reload rejected; keeping the previous certificate and trust bundle", "err", err)
+		return fmt.Errorf("tls source %s: %w", s.cfg.Name, err)
+	}
+	s.lastFailure = [sha256.Size]byte{}
+	old := s.cur.Swap(m)
+	if old.hash != m.hash {
+		leaf := m.cert.Leaf
+		s.log.Info("tls material reloaded", "id", m.id.String(),
+			"serial", serialString(leaf.SerialNumber), "not_after", leaf.NotAfter,
+			"anchors", len(m.anchorCerts), "revoked", len(m.revoked))
+	}
+	return nil
+}
