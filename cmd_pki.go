@@ -1,6 +1,239 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"text/tabwriter"
+	"time"
 
-// newPKICmd is replaced by the pki command tree.
-func newPKICmd() *cobra.Command { return &cobra.Command{Use: "pki", Short: "Manage the CA hierarchy"} }
+	"github.com/spf13/cobra"
+
+	"logsys/pki"
+)
+
+// exitVerifyFailed is the exit status of "pki verify" when the
+// certificate is rejected (as opposed to 1 for usage or I/O errors).
+const exitVerifyFailed = 2
+
+// newPKICmd builds "logsys pki" and its subcommands.
+func newPKICmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "pki",
+		Short: "Manage the CA hierarchy: root, per-environment intermediates, leaves, CRLs and keystores",
+	}
+	cmd.PersistentFlags().String("dir", "pki", "PKI directory")
+	cmd.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIInspectCmd(), newPKIVerifyCmd(),
+		newPKIRevokeCmd(), newPKIRotateCmd())
+	return cmd
+}
+
+func pkiDir(cmd *cobra.Command) string {
+	d, _ := cmd.Flags().GetString("dir")
+	return d
+}
+
+func printReport(w io.Writer, r pki.Report) {
+	fmt.Fprint(w, r.String())
+	fmt.Fprintf(w, "%d created, %d kept, %d replaced, %d removed\n",
+		r.Count(pki.OpCreated), r.Count(pki.OpKept), r.Count(pki.OpReplaced), r.Count(pki.OpRemoved))
+}
+
+func newPKIInitCmd() *cobra.Command {
+	var o pki.InitOptions
+	var keyType string
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Create or complete the PKI (idempotent: keeps valid files, fills in missing ones)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kt, err := pki.ParseKeyType(keyType)
+			if err != nil {
+				return err
+			}
+			if keyType != "" {
+				o.KeyType = kt
+			}
+			o.Dir = pkiDir(cmd)
+			r, err := pki.Init(cmd.Context(), o)
+			printReport(cmd.OutOrStdout(), r)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.TrustDomain, "trust-domain", "", "SPIFFE trust domain (default logsys.local, or as recorded in pki.json)")
+	f.StringSliceVar(&o.Envs, "envs", nil, "environments (default dev,staging,prod)")
+	f.StringSliceVar(&o.Names, "names", nil, "leaf names per environment (default gateway,producer,consumer,kafka,postgres,prometheus,client)")
+	f.StringSliceVar(&o.Hosts, "hosts", nil, "extra DNS names or IPs added to every leaf")
+	f.StringVar(&o.RootKeyPath, "root-key-out", "", "root key location (written on creation, read when signing intermediates); default DIR/root/ca-key.pem")
+	f.StringVar(&keyType, "key-type", "", "ecdsa-p256 (default), rsa2048, rsa4096 or ed25519")
+	f.DurationVar(&o.LeafTTL, "ttl", 0, "leaf lifetime (default 720h; at least 1h)")
+	return cmd
+}
+
+func usageFlag(clientOnly, serverOnly bool) (pki.Usage, error) {
+	switch {
+	case clientOnly && serverOnly:
+		return 0, errors.New("--client-only and --server-only exclude each other")
+	case clientOnly:
+		return pki.UsageClient, nil
+	case serverOnly:
+		return pki.UsageServer, nil
+	}
+	return pki.UsageDefault, nil
+}
+
+func newPKIIssueCmd() *cobra.Command {
+	var o pki.IssueOptions
+	var ips []net.IP
+	var clientOnly, serverOnly bool
+	cmd := &cobra.Command{
+		Use:   "issue",
+		Short: "Issue (or re-issue with a new key) one leaf certificate",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			u, err := usageFlag(clientOnly, serverOnly)
+			if err != nil {
+				return err
+			}
+			o.Dir, o.IPs, o.Usage = pkiDir(cmd), ips, u
+			r, err := pki.Issue(cmd.Context(), o)
+			printReport(cmd.OutOrStdout(), r)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Env, "env", "", "environment")
+	f.StringVar(&o.Name, "name", "", "leaf name (also its DNS SAN and the last segment of its SPIFFE ID)")
+	f.StringSliceVar(&o.DNS, "dns", nil, "extra DNS SANs")
+	f.IPSliceVar(&ips, "ip", nil, "extra IP SANs")
+	f.DurationVar(&o.TTL, "ttl", 0, "lifetime (default as recorded by init)")
+	f.BoolVar(&clientOnly, "client-only", false, "client authentication only")
+	f.BoolVar(&serverOnly, "server-only", false, "server authentication only")
+	_ = cmd.MarkFlagRequired("env")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newPKIInspectCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "inspect",
+		Short: "List every certificate with its expiry, status and chain check",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rows, err := pki.Inspect(cmd.Context(), pki.InspectOptions{Dir: pkiDir(cmd)})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "ENV\tNAME\tIDENTITY\tSERIAL\tNOT-AFTER\tDAYS\tSTATUS\tCHAIN")
+			for _, c := range rows {
+				chain := "no"
+				if c.ChainOK {
+					chain = "yes"
+				}
+				env := c.Env
+				if env == "" {
+					env = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", env, c.Name, c.Identity, c.Serial,
+					c.NotAfter.Format(time.RFC3339), c.DaysLeft, c.Status, chain)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, c := range rows {
+				if c.Problem != "" {
+					fmt.Fprintf(out, "%s: %s\n", c.Path, c.Problem)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func newPKIVerifyCmd() *cobra.Command {
+	var env string
+	cmd := &cobra.Command{
+		Use:   "verify FILE",
+		Short: "Verify a certificate's chain, expiry, revocation and identity for an environment",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			res, err := pki.Verify(cmd.Context(), pki.VerifyOptions{Dir: pkiDir(cmd), Env: env, File: args[0]})
+			if err != nil {
+				return &exitError{code: exitVerifyFailed, err: fmt.Errorf("verify failed: %w", err)}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: ok: %s serial %s issued by %q, expires %s\n",
+				res.File, res.Identity, res.Serial, res.Issuer, res.NotAfter.UTC().Format(time.RFC3339))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&env, "env", "", "environment the certificate must belong to")
+	_ = cmd.MarkFlagRequired("env")
+	return cmd
+}
+
+func newPKIRevokeCmd() *cobra.Command {
+	var o pki.RevokeOptions
+	var serial string
+	cmd := &cobra.Command{
+		Use:   "revoke",
+		Short: "Revoke a certificate (by --serial or --name) in the environment's CRL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if serial != "" {
+				s, err := pki.ParseSerial(serial)
+				if err != nil {
+					return err
+				}
+				o.Serial = s
+			}
+			o.Dir = pkiDir(cmd)
+			r, err := pki.Revoke(cmd.Context(), o)
+			printReport(cmd.OutOrStdout(), r)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Env, "env", "", "environment")
+	f.StringVar(&serial, "serial", "", "serial number in hex (as printed by inspect)")
+	f.StringVar(&o.Name, "name", "", "revoke the current certificate of this leaf")
+	_ = cmd.MarkFlagRequired("env")
+	cmd.MarkFlagsMutuallyExclusive("serial", "name")
+	cmd.MarkFlagsOneRequired("serial", "name")
+	return cmd
+}
+
+func newPKIRotateCmd() *cobra.Command {
+	var o pki.RotateOptions
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Re-issue leaves with new keys; --intermediate moves the environment to a new intermediate",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Dir = pkiDir(cmd)
+			r, err := pki.Rotate(cmd.Context(), o)
+			printReport(cmd.OutOrStdout(), r)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Env, "env", "", "environment")
+	f.StringVar(&o.Name, "name", "", "only this leaf (default: every leaf of the environment)")
+	f.BoolVar(&o.Intermediate, "intermediate", false, "create the next intermediate first (old one kept as ca-prev.pem, bundle.pem holds both)")
+	f.StringVar(&o.RootKeyPath, "root-key", "", "root key location for --intermediate (default DIR/root/ca-key.pem)")
+	_ = cmd.MarkFlagRequired("env")
+	cmd.MarkFlagsMutuallyExclusive("name", "intermediate")
+	return cmd
+}
