@@ -171,14 +171,17 @@ func (ca *CA) Leaf(env, name string, opts ...LeafOption) *Leaf {
 	return l
 }
 
-// ClientConfig returns a minimal TLS 1.3 client config presenting l and
-// trusting pool (for tests that need a hand-rolled peer).
+// ClientConfig returns a minimal TLS 1.3 client config trusting pool that
+// always presents l, even to a server whose acceptable CAs do not include
+// its issuer (for tests that need a hand-rolled, possibly wrong, peer).
 func (l *Leaf) ClientConfig(pool *x509.CertPool, serverName string) *tls.Config {
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		Certificates: []tls.Certificate{l.TLS},
-		RootCAs:      pool,
-		ServerName:   serverName,
+		MinVersion: tls.VersionTLS13,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &l.TLS, nil
+		},
+		RootCAs:    pool,
+		ServerName: serverName,
 	}
 }
 
