@@ -16,6 +16,9 @@ type envCA struct {
 	prev    *authority // nil outside an overlap window
 	curCRL  *x509.RevocationList
 	prevCRL *x509.RevocationList
+	// old is an intermediate that init just replaced; leaves it signed
+	// are re-issued rather than rejected.
+	old *x509.Certificate
 }
 
 func intermediateCN(env string) string { return "logsys " + env + " intermediate CA" }

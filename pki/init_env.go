@@ -72,6 +72,7 @@ func currentIntermediate(r *Report, l Layout, now time.Time, e *envCA, root *x50
 		return "", err
 	}
 	cert := certs[0]
+	e.old = cert
 	if rootNew {
 		return "root replaced", nil
 	}
@@ -89,7 +90,7 @@ func currentIntermediate(r *Report, l Layout, now time.Time, e *envCA, root *x50
 	case !now.Before(cert.NotAfter):
 		return "expired " + cert.NotAfter.UTC().Format(time.RFC3339), nil
 	}
-	e.cur = &authority{cert: cert, key: key}
+	e.cur, e.old = &authority{cert: cert, key: key}, nil
 	note := ""
 	if NeedsRenewal(cert, now, RenewFraction) {
 		note = "past 2/3 of its lifetime: run pki rotate --intermediate"

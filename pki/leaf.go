@@ -151,6 +151,8 @@ func (e *envCA) checkLeaf(l Layout, td, name string, now time.Time) (leafState, 
 	st.key = key
 	iss := e.issuerOf(leaf)
 	switch {
+	case iss == nil && e.old != nil && leaf.CheckSignatureFrom(e.old) == nil:
+		st.reason = "intermediate replaced"
 	case iss == nil:
 		if other := otherEnvOf(l, leaf, e.name); other != "" {
 			return st, fileErrf(certPath, ErrWrongEnv, "signed by the %s intermediate, expected %s", other, e.name)
