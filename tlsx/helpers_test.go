@@ -74,11 +74,22 @@ func (f *fixture) load(env, name string) *tlsx.Source {
 // the client's identity and serial.
 func (f *fixture) serve(cfg *tls.Config, name string) string {
 	f.t.Helper()
+	return f.serveWithName(cfg, f.m, name)
+}
+
+// serveWith is serve with a chosen (possibly nil) *Metrics.
+func (f *fixture) serveWith(cfg *tls.Config, m *tlsx.Metrics) string {
+	f.t.Helper()
+	return f.serveWithName(cfg, m, "unmetered")
+}
+
+func (f *fixture) serveWithName(cfg *tls.Config, m *tlsx.Metrics, name string) string {
+	f.t.Helper()
 	inner, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	ln := tlsx.NewListener(inner, cfg, f.m, name, tlsx.WithLogger(quietLogger()), tlsx.WithHandshakeTimeout(5*time.Second))
+	ln := tlsx.NewListener(inner, cfg, m, name, tlsx.WithLogger(quietLogger()), tlsx.WithHandshakeTimeout(5*time.Second))
 	f.t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {

@@ -30,7 +30,9 @@ func TestHTTP2OverListener(t *testing.T) {
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(tlsx.NewListener(inner, cfg, f.m, "producer", tlsx.WithLogger(quietLogger()))) }()
+	go func() {
+		done <- srv.Serve(tlsx.NewListener(inner, cfg, f.m, "producer", tlsx.WithLogger(quietLogger())))
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
