@@ -164,3 +164,25 @@ func TestInitRecordsTrustDomainAndHosts(t *testing.T) {
 		t.Fatalf("issued identity %s", got)
 	}
 }
+
+func TestInitDefaults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "pki")
+	r, err := Init(context.Background(), InitOptions{Dir: dir, Now: at(t0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Layout{Dir: dir}
+	for _, env := range DefaultEnvs {
+		names, err := leafNames(l, env)
+		if err != nil || !slices.Equal(names, slices.Sorted(slices.Values(DefaultNames))) {
+			t.Fatalf("%s leaves %v, %v", env, names, err)
+		}
+	}
+	if r.Count(OpCreated) != 2+3*4+3*7*7+1 {
+		t.Fatalf("created %d files", r.Count(OpCreated))
+	}
+	m, err := ReadMeta(dir)
+	if err != nil || m.TrustDomain != DefaultTrustDomain || m.KeyType != KeyECDSAP256 || m.LeafTTL != "720h0m0s" {
+		t.Fatalf("meta %+v, %v", m, err)
+	}
+}
