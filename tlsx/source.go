@@ -127,7 +127,7 @@ func (s *Source) Certificate() *tls.Certificate { return s.cur.Load().cert }
 // intermediates). The pool must not be modified.
 func (s *Source) Anchors() *x509.CertPool { return s.cur.Load().anchors }
 
-// Revoked reports whether the current CRL lists serial.
+// Revoked reports whether the current CRL lists c's serial.
 func (s *Source) Revoked(c *x509.Certificate) bool {
 	_, ok := s.cur.Load().revoked[serialKey(c.SerialNumber)]
 	return ok
