@@ -208,3 +208,33 @@ func TestTLS12OnlyWhenConfigured(t *testing.T) {
 		t.Fatal("TLS 1.1 accepted as minimum version")
 	}
 }
+
+// TestRootIsNeverAnAnchor points the server at ca-chain.pem, which also
+// holds the shared root: a staging client chaining to that root must still
+// be refused as an unknown CA, not merely by the identity check.
+func TestRootIsNeverAnAnchor(t *testing.T) {
+	f := newFixture(t)
+	f.ca.WriteLeaf(f.dir, f.ca.Leaf("dev", "producer"))
+	cfg := f.sourceConfig("dev", "producer")
+	cfg.CAFile = testpki.Paths(f.dir, "dev", "producer").Chain
+	producer, err := tlsx.NewSource(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(producer.Certificates()); got != 2 {
+		t.Fatalf("%d certificates loaded from leaf + ca-chain.pem, want leaf + intermediate", got)
+	}
+	addr := f.serve(mustServerConfig(t, producer, tlsx.AuthorizeAny(), tlsx.Options{}), "producer")
+	staging := f.ca.Leaf("staging", "gateway", testpki.WithURI("spiffe://logsys.local/dev/gateway"))
+	if _, _, err := callRaw(staging.ClientConfig(f.ca.Pool("dev"), "localhost"), addr); err == nil {
+		t.Fatal("staging certificate accepted")
+	}
+	waitMetric(t, f.reg, failures, map[string]string{"listener": "producer", "reason": "unknown_ca"}, 1)
+
+	// Even AuthorizeAny refuses a dev-issued certificate naming another env.
+	claims := f.ca.Leaf("dev", "gateway", testpki.WithURI("spiffe://logsys.local/staging/gateway"))
+	if _, _, err := callRaw(claims.ClientConfig(f.ca.Pool("dev"), "localhost"), addr); err == nil {
+		t.Fatal("certificate naming staging accepted by a dev server")
+	}
+	waitMetric(t, f.reg, failures, map[string]string{"listener": "producer", "reason": "unauthorized"}, 1)
+}

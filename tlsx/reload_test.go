@@ -133,6 +133,7 @@ func TestFailedReloadKeepsMaterial(t *testing.T) {
 		{"crl from another CA", map[string][]byte{files.CRL: other.CRLPEM("dev")}},
 		{"garbage crl", map[string][]byte{files.CRL: []byte("garbage")}},
 		{"root as the only anchor", map[string][]byte{files.CA: f.ca.Root().PEM}},
+		{"anchor from another env", map[string][]byte{files.CA: f.ca.CAPEM("staging")}},
 		{"missing key", map[string][]byte{files.Key: nil}},
 	}
 	for _, tc := range tests {
