@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"math/big"
 	"net"
 	"os"
 	"slices"
@@ -148,6 +149,18 @@ func TestRevoke(t *testing.T) {
 	}
 	if _, err := Verify(ctx, VerifyOptions{Dir: dir, Env: "dev", File: l.CertFile("dev", "gateway"), Now: at(t0.Add(2 * time.Hour))}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestFormatSerial(t *testing.T) {
+	for in, want := range map[int64]string{1: "01", 0xabc: "0ABC", 0x1234: "1234"} {
+		got := FormatSerial(big.NewInt(in))
+		if got != want {
+			t.Errorf("FormatSerial(%d) = %s, want %s", in, got, want)
+		}
+		if back, err := ParseSerial(got); err != nil || back.Int64() != in {
+			t.Errorf("ParseSerial(%s) = %v, %v", got, back, err)
+		}
 	}
 }
 

@@ -19,8 +19,15 @@ type RevokeOptions struct {
 	Now    func() time.Time
 }
 
-// FormatSerial renders a serial as uppercase hex, as openssl prints it.
-func FormatSerial(n *big.Int) string { return fmt.Sprintf("%X", n) }
+// FormatSerial renders a serial as uppercase hex with an even number of
+// digits, as openssl prints it.
+func FormatSerial(n *big.Int) string {
+	s := fmt.Sprintf("%X", n)
+	if len(s)%2 == 1 {
+		s = "0" + s
+	}
+	return s
+}
 
 // ParseSerial accepts hex with optional 0x prefix and colons.
 func ParseSerial(s string) (*big.Int, error) {

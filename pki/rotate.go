@@ -71,6 +71,9 @@ func Rotate(ctx context.Context, opts RotateOptions) (Report, error) {
 			return r, err
 		}
 	}
+	if opts.Intermediate {
+		return r, nil // both CRLs were just signed
+	}
 	return r, refreshCRLs(&r, l, now, e)
 }
 
