@@ -1,0 +1,38 @@
+// Package store owns the log-event store: where the consumer writes the
+// events it reads from Kafka and where the gateway's query API reads them.
+//
+// Two backends implement one contract (Store) and pass one shared test
+// suite:
+//
+//   - PostgreSQL through a pgx pool, selected by a postgres:// or
+//     postgresql:// DSN. TLS and client-certificate authentication are set
+//     in the DSN (sslmode=verify-full, sslrootcert, sslcert, sslkey); see
+//     README-section.md for the server side.
+//   - an embedded SQLite file (modernc.org/sqlite, pure Go) under
+//     Config.DataDir when the DSN is empty, so `logsys all` needs no setup.
+//
+// The contract:
+//
+//   - Write stores records idempotently by event ID and all or nothing: a
+//     batch either commits completely or leaves no trace. A record whose ID
+//     is already stored (a Kafka redelivery) is skipped, not an error, and
+//     is not counted in the inserted total. An invalid record fails the
+//     whole batch with an error matching ErrInvalidRecord; retrying such a
+//     batch cannot succeed.
+//   - Query returns records newest first (timestamp, then ID, both
+//     descending), at most min(Limit, MaxLimit), DefaultLimit when Limit is
+//     zero. Since is inclusive and Until exclusive.
+//   - Timestamps are stored with microsecond precision (finer digits are
+//     truncated) and read back in UTC; metadata round-trips as JSON (numbers
+//     come back as float64, as with encoding/json).
+//
+// The store does not batch over time: each Write is one transaction. The
+// consumer batches (one Write per Kafka poll) and retries a failed Write
+// with backoff until its context ends; that is safe because Write is
+// idempotent and never half-commits.
+//
+// Schema migrations are embedded (migrations/<dialect>/NNNN_name.sql),
+// recorded in schema_migrations and applied by Open. Several processes may
+// Open the same database at once: PostgreSQL serialises them with a
+// transaction-scoped advisory lock, SQLite with BEGIN IMMEDIATE.
+package store

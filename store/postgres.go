@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"logsys/event"
+)
+
+// migrationLockKey is the advisory lock that serialises migrations of one
+// database ("logsys" in ASCII).
+const migrationLockKey int64 = 0x6c6f6773797300
+
+type pgStore struct {
+	pool *pgxpool.Pool
+}
+
+func openPostgres(ctx context.Context, cfg Config) (Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("dsn: %w", redact(err, cfg.DSN))
+	}
+	if cfg.MaxConns > 0 {
+		pc.MaxConns = cfg.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err != nil {
+		return nil, fmt.Errorf("connect postgres: %w", redact(err, cfg.DSN))
+	}
+	s := &pgStore{pool: pool}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("migrate postgres: %w", redact(err, cfg.DSN))
+	}
+	return s, nil
+}
+
+// migrate applies pending migrations in one transaction holding a
+// transaction-scoped advisory lock, so concurrent Opens apply each
+// migration once; a failed migration leaves the schema unchanged.
+func (s *pgStore) migrate(ctx context.Context) error {
+	ms, err := migrations("postgres")
+	if err != nil {
+		return err
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
+		return fmt.Errorf("lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied, err := pgVersions(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		if _, err := tx.Exec(ctx, m.sql); err != nil { // no arguments: simple protocol, several statements
+			return fmt.Errorf("apply %s: %w", m.name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
+			return fmt.Errorf("record %s: %w", m.name, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func pgVersions(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}) (map[int]bool, error) {
+	rows, err := q.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	vs, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	m := map[int]bool{}
+	for _, v := range vs {
+		m[int(v)] = true
+	}
+	return m, nil
+}
+
+var columnList = strings.Split(strings.ReplaceAll(columns, " ", ""), ",")
+
+// Write copies recs into a staging table dropped at commit, then inserts
+// the new ones; both happen in one transaction.
+func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, ctx.Err()
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("write: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE log_events_staging (LIKE log_events INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+		return 0, fmt.Errorf("write: create staging table: %w", err)
+	}
+	now := time.Now()
+	i := 0
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i == len(recs) {
+			return nil, nil
+		}
+		r, err := toRow(i, recs[i], now)
+		i++
+		if err != nil {
+			return nil, err
+		}
+		var md any
+		if r.metadata != nil {
+			md = r.metadata
+		}
+		return []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt}, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"log_events_staging"}, columnList, src); err != nil {
+		return 0, fmt.Errorf("write: copy: %w", classify(err))
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO log_events (`+columns+`) SELECT `+columns+
+		` FROM log_events_staging ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return 0, fmt.Errorf("write: insert: %w", classify(err))
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, fmt.Errorf("write: commit: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// classify marks PostgreSQL data exceptions (SQLSTATE class 22) and
+// integrity violations (23) as invalid records: retrying cannot help.
+func classify(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")) {
+		return fmt.Errorf("%w: %w", ErrInvalidRecord, err)
+	}
+	return err
+}
+
+func (s *pgStore) Query(ctx context.Context, f Filter) ([]Record, error) {
+	f, err := f.normalize()
+	if err != nil {
+		return nil, err
+	}
+	q, args := selectSQL(f, func(n int) string { return "$" + strconv.Itoa(n) }, func(t time.Time) any { return t })
+	rows, err := s.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var rec Record
+		var level string
+		var md []byte
+		if err := rows.Scan(&rec.ID, &level, &rec.Message, &rec.Source, &rec.Timestamp, &md,
+			&rec.Identity, &rec.KafkaPartition, &rec.KafkaOffset, &rec.ReceivedAt); err != nil {
+			return nil, fmt.Errorf("query: scan: %w", err)
+		}
+		rec.Level = event.Level(level)
+		rec.Timestamp = rec.Timestamp.UTC()
+		rec.ReceivedAt = rec.ReceivedAt.UTC()
+		if rec.Metadata, err = decodeMetadata(md); err != nil {
+			return nil, fmt.Errorf("query: record %s: %w", rec.ID, err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return out, nil
+}
+
+func (s *pgStore) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+func (s *pgStore) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// versions lists the applied migrations (tests).
+func (s *pgStore) versions(ctx context.Context) ([]int, error) {
+	m, err := pgVersions(ctx, s.pool)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(m)), nil
+}

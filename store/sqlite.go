@@ -1,0 +1,211 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"logsys/event"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// SQLiteFile is the embedded store's file name under Config.DataDir.
+const SQLiteFile = "logsys.db"
+
+// sqliteParams: wait up to 10s for another writer (process or connection)
+// instead of failing, WAL so readers never block the writer, a full fsync
+// per commit (the consumer commits Kafka offsets only after Write returns),
+// and BEGIN IMMEDIATE for every transaction so that a writer takes the
+// write lock up front rather than failing to upgrade a read lock.
+const sqliteParams = "?_busy_timeout=10000&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate"
+
+type sqliteStore struct {
+	db *sql.DB
+}
+
+func openSQLite(ctx context.Context, cfg Config) (Store, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create store dir: %w", err)
+	}
+	path := filepath.Join(cfg.DataDir, SQLiteFile)
+	// Create the file 0600 ourselves; SQLite gives its -wal and -shm
+	// files the database file's mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create store file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("create store file: %w", err)
+	}
+	db, err := sql.Open("sqlite", path+sqliteParams)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &sqliteStore{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// migrate applies pending migrations in one BEGIN IMMEDIATE transaction,
+// which excludes every other writer, including other processes' migrate.
+func (s *sqliteStore) migrate(ctx context.Context) error {
+	ms, err := migrations("sqlite")
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	applied, err := sqliteVersions(ctx, tx)
+	if err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			return fmt.Errorf("apply %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.version, m.name, time.Now().UnixMicro()); err != nil {
+			return fmt.Errorf("record %s: %w", m.name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func sqliteVersions(ctx context.Context, q querier) (map[int]bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	v := map[int]bool{}
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		v[n] = true
+	}
+	return v, rows.Err()
+}
+
+func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
+	if len(recs) == 0 {
+		return 0, ctx.Err()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("write: begin: %w", err)
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_events (`+columns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return 0, fmt.Errorf("write: prepare: %w", err)
+	}
+	defer stmt.Close()
+	now := time.Now()
+	inserted := 0
+	for i, rec := range recs {
+		r, err := toRow(i, rec, now)
+		if err != nil {
+			return 0, fmt.Errorf("write: %w", err)
+		}
+		var md any
+		if r.metadata != nil {
+			md = string(r.metadata)
+		}
+		res, err := stmt.ExecContext(ctx, r.id, r.level, r.message, r.source, r.timestamp.UnixMicro(), md,
+			r.identity, r.partition, r.offset, r.receivedAt.UnixMicro())
+		if err != nil {
+			return 0, fmt.Errorf("write: insert record %d: %w", i, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, fmt.Errorf("write: insert record %d: %w", i, err)
+		}
+		inserted += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("write: commit: %w", err)
+	}
+	return inserted, nil
+}
+
+func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]Record, error) {
+	f, err := f.normalize()
+	if err != nil {
+		return nil, err
+	}
+	q, args := selectSQL(f, func(int) string { return "?" }, func(t time.Time) any { return t.UnixMicro() })
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var rec Record
+		var level string
+		var ts, recv int64
+		var md []byte
+		if err := rows.Scan(&rec.ID, &level, &rec.Message, &rec.Source, &ts, &md,
+			&rec.Identity, &rec.KafkaPartition, &rec.KafkaOffset, &recv); err != nil {
+			return nil, fmt.Errorf("query: scan: %w", err)
+		}
+		rec.Level = event.Level(level)
+		rec.Timestamp = time.UnixMicro(ts).UTC()
+		rec.ReceivedAt = time.UnixMicro(recv).UTC()
+		if rec.Metadata, err = decodeMetadata(md); err != nil {
+			return nil, fmt.Errorf("query: record %s: %w", rec.ID, err)
+		}
+		out = append(out, rec)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	return out, nil
+}
+
+func (s *sqliteStore) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
+func (s *sqliteStore) Close() error { return s.db.Close() }
+
+// versions lists the applied migrations (tests).
+func (s *sqliteStore) versions(ctx context.Context) ([]int, error) {
+	m, err := sqliteVersions(ctx, s.db)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Sorted(maps.Keys(m)), nil
+}
