@@ -122,6 +122,7 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 	}
 	now := time.Now()
 	i := 0
+	var rowErr error // pgx reports a source error as the server's COPY failure
 	src := pgx.CopyFromFunc(func() ([]any, error) {
 		if i == len(recs) {
 			return nil, nil
@@ -129,6 +130,7 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		r, err := toRow(i, recs[i], now)
 		i++
 		if err != nil {
+			rowErr = err
 			return nil, err
 		}
 		var md any
@@ -138,6 +140,9 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		return []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"log_events_staging"}, columnList, src); err != nil {
+		if rowErr != nil {
+			return 0, fmt.Errorf("write: %w", rowErr)
+		}
 		return 0, fmt.Errorf("write: copy: %w", classify(err))
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO log_events (`+columns+`) SELECT `+columns+
