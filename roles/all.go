@@ -1,0 +1,224 @@
+package roles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	"logsys/store"
+)
+
+// AllConfig configures `logsys all`: the whole pipeline in one process,
+// each hop over real mutual TLS on loopback.
+type AllConfig struct {
+	DataDir  string         `mapstructure:"data_dir"`
+	Broker  BrokerConfig `mapstructure:"broker"`
+	// The roles' own sections (gateway, producer, consumer) apply to
+	// `logsys all` too; their PKI, broker and store settings follow DataDir.
+	Gateway  GatewayConfig  `mapstructure:"-"`
+	Producer ProducerConfig `mapstructure:"-"`
+	Consumer ConsumerConfig `mapstructure:"-"`
+	// StoreDSN selects PostgreSQL; empty means the embedded store under
+	// DataDir/store.
+	StoreDSN string `mapstructure:"store_dsn"`
+	// Out receives the human summary (where everything is, a curl line).
+	Out    io.Writer    `mapstructure:"-"`
+	Logger *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultAllConfig returns the defaults: data under ./.logsys.
+func DefaultAllConfig() AllConfig {
+	return AllConfig{
+		DataDir: ".logsys", Gateway: DefaultGatewayConfig(), Producer: DefaultProducerConfig(),
+		Consumer: DefaultConsumerConfig(), Broker: DefaultBrokerConfig(),
+	}
+}
+
+// resolve points every role at the data dir's PKI, broker and store.
+func (c AllConfig) resolve() AllConfig {
+	pkiDir := filepath.Join(c.DataDir, "pki")
+	for _, id := range []*Identity{&c.Gateway.Identity, &c.Producer.Identity, &c.Consumer.Identity, &c.Broker.Identity} {
+		id.PKIDir = pkiDir
+	}
+	c.Broker.DataDir = filepath.Join(c.DataDir, "kafka")
+	c.Gateway.Store = store.Config{DSN: c.StoreDSN, DataDir: filepath.Join(c.DataDir, "store")}
+	c.Consumer.Store = c.Gateway.Store
+	for _, l := range []**slog.Logger{&c.Gateway.Logger, &c.Producer.Logger, &c.Consumer.Logger, &c.Broker.Logger} {
+		*l = c.Logger
+	}
+	return c
+}
+
+// All is the running pipeline.
+type All struct {
+	cfg      AllConfig
+	log      *slog.Logger
+	broker   *Broker
+	store    store.Store
+	producer *Producer
+	consumer *Consumer
+	gateway  *Gateway
+}
+
+// NewAll creates the PKI when absent, starts the embedded broker, opens
+// the store and builds the three roles pointed at one another.
+func NewAll(ctx context.Context, cfg AllConfig) (a *All, err error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("all: data_dir is required")
+	}
+	cfg = cfg.resolve()
+	a = &All{cfg: cfg, log: logger(cfg.Logger, "all")}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("all: create data dir: %w", err)
+	}
+	if err := ensurePKI(ctx, cfg.Gateway.Identity.PKIDir, cfg.Gateway.Identity.TrustDomain, a.log); err != nil {
+		return nil, err
+	}
+	if a.broker, err = NewBroker(cfg.Broker); err != nil {
+		return nil, err
+	}
+	brokers := a.broker.Addrs()
+	cfg.Producer.Kafka.Brokers, cfg.Consumer.Kafka.Brokers = brokers, brokers
+	if a.store, err = store.Open(ctx, cfg.Gateway.Store); err != nil {
+		return nil, fmt.Errorf("all: open store: %w", err)
+	}
+	cfg.Gateway.SharedStore, cfg.Consumer.SharedStore = a.store, a.store
+	if a.producer, err = NewProducer(cfg.Producer); err != nil {
+		return nil, err
+	}
+	cfg.Gateway.Producer.URL = "https://" + loopbackURLHost(a.producer.Addr()) + "/internal/v1/events"
+	if a.consumer, err = NewConsumer(ctx, cfg.Consumer); err != nil {
+		return nil, err
+	}
+	if a.gateway, err = NewGateway(ctx, cfg.Gateway); err != nil {
+		return nil, err
+	}
+	a.cfg = cfg
+	return a, nil
+}
+
+// loopbackURLHost turns a bound address such as [::]:8081 into 127.0.0.1:8081.
+func loopbackURLHost(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// GatewayAddr returns the gateway's bound address.
+func (a *All) GatewayAddr() string { return a.gateway.Addr() }
+
+// Run runs every role until ctx is done, then stops them in pipeline
+// order so that nothing accepted is lost: the gateway drains into the
+// producer, the producer flushes into the broker, the consumer finishes its
+// batch, and the broker writes its data to disk last.
+func (a *All) Run(ctx context.Context) error {
+	a.printSummary()
+	gwCtx, gwStop := context.WithCancel(context.Background())
+	prCtx, prStop := context.WithCancel(context.Background())
+	coCtx, coStop := context.WithCancel(context.Background())
+	brCtx, brStop := context.WithCancel(context.Background())
+	defer func() { gwStop(); prStop(); coStop(); brStop() }()
+	go a.broker.tls.run(brCtx)
+	errs := make([]error, 3)
+	dones := make([]chan struct{}, 3)
+	for i, r := range []struct {
+		run func(context.Context) error
+		ctx context.Context
+	}{{a.consumer.Run, coCtx}, {a.producer.Run, prCtx}, {a.gateway.Run, gwCtx}} {
+		dones[i] = make(chan struct{})
+		go func() { defer close(dones[i]); errs[i] = r.run(r.ctx) }()
+	}
+	select {
+	case <-ctx.Done():
+	case <-dones[0]:
+	case <-dones[1]:
+	case <-dones[2]:
+	}
+	a.log.Info("shutting down in pipeline order: gateway, producer, consumer, broker")
+	gwStop()
+	<-dones[2]
+	prStop()
+	<-dones[1]
+	coStop()
+	<-dones[0]
+	brStop()
+	return errors.Join(errs...)
+}
+
+
+// Close releases everything; safe after a failed NewAll.
+func (a *All) Close() error {
+	var errs []error
+	if a.gateway != nil {
+		errs = append(errs, a.gateway.Close())
+	}
+	if a.consumer != nil {
+		errs = append(errs, a.consumer.Close())
+	}
+	if a.producer != nil {
+		errs = append(errs, a.producer.Close())
+	}
+	if a.broker != nil {
+		errs = append(errs, a.broker.Close())
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (a *All) printSummary() {
+	out := a.cfg.Out
+	if out == nil {
+		return
+	}
+	pkiDir := a.cfg.Gateway.Identity.PKIDir
+	env := a.cfg.Gateway.Identity.Env
+	abs := func(p string) string {
+		if q, err := filepath.Abs(p); err == nil {
+			return q
+		}
+		return p
+	}
+	gw := loopbackURLHost(a.gateway.Addr())
+	storeWhere := a.cfg.Gateway.Store.DataDir + " (embedded)"
+	if a.cfg.StoreDSN != "" {
+		storeWhere = "PostgreSQL (DSN from config)"
+	}
+	client := filepath.Join(abs(pkiDir), env, "client")
+	fmt.Fprintf(out, `logsys all is running (environment %s)
+  gateway   https://%s   (clients: %v)
+  producer  https://%s   (accepts only: %v)
+  consumer  https://%s   (health, metrics)
+  broker    %v   (embedded, mTLS, data in %s)
+  store     %s
+  pki       %s
+
+Send an event:
+  curl --cacert %s/ca-chain.pem --cert %s/cert.pem --key %s/key.pem \
+    -H 'Content-Type: application/json' \
+    -d '{"level":"INFO","message":"hello","source":"demo"}' https://%s/api/v1/logs
+
+Read recent events:
+  curl --cacert %s/ca-chain.pem --cert %s/cert.pem --key %s/key.pem https://%s/api/v1/logs
+
+`, env, gw, a.cfg.Gateway.Clients, loopbackURLHost(a.producer.Addr()), a.cfg.Producer.Callers,
+		loopbackURLHost(a.consumer.Addr()), a.broker.Addrs(), abs(a.cfg.Broker.DataDir), storeWhere, abs(pkiDir),
+		filepath.Join(abs(pkiDir), env), client, client, gw,
+		filepath.Join(abs(pkiDir), env), client, client, gw)
+}

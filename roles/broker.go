@@ -1,0 +1,107 @@
+package roles
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// BrokerConfig configures the embedded Kafka-compatible broker that
+// `logsys all` runs: mutual TLS on loopback, persisted on disk.
+type BrokerConfig struct {
+	Identity   Identity `mapstructure:"tls"`
+	Port       int      `mapstructure:"port"`
+	DataDir    string   `mapstructure:"data_dir"`
+	Partitions int32    `mapstructure:"partitions"`
+	Topics     []string `mapstructure:"topics"`
+	// Clients are the identity names that may connect.
+	Clients []string     `mapstructure:"clients"`
+	Logger  *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultBrokerConfig returns the embedded broker's defaults.
+func DefaultBrokerConfig() BrokerConfig {
+	return BrokerConfig{
+		Identity: DefaultIdentity("kafka"), Port: 9093, DataDir: ".logsys/kafka", Partitions: 6,
+		Topics: []string{"log-events", "log-events.dlq"}, Clients: []string{"producer", "consumer"},
+	}
+}
+
+// Validate reports every unusable setting.
+func (c BrokerConfig) Validate() error {
+	var errs []error
+	if err := c.Identity.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tls: %w", err))
+	}
+	if c.Port < 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d out of range", c.Port))
+	}
+	if c.Partitions <= 0 {
+		errs = append(errs, errors.New("partitions must be positive"))
+	}
+	if len(c.Clients) == 0 {
+		errs = append(errs, errors.New("clients must name at least one identity"))
+	}
+	return errors.Join(errs...)
+}
+
+// Broker is the embedded broker (franz-go's kfake) behind mutual TLS:
+// only the configured identities of the environment may connect.
+type Broker struct {
+	cfg     BrokerConfig
+	tls     *tlsSetup
+	cluster *kfake.Cluster
+	log     *slog.Logger
+}
+
+// NewBroker starts listening at once; Close stops it.
+func NewBroker(cfg BrokerConfig) (*Broker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker config: %w", err)
+	}
+	b := &Broker{cfg: cfg, log: logger(cfg.Logger, "broker")}
+	var err error
+	if b.tls, err = newTLS(cfg.Identity, nil, b.log); err != nil {
+		return nil, err
+	}
+	listen := func(network, addr string) (net.Listener, error) {
+		ln, err := net.Listen(network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return b.tls.wrapListener(ln, "broker", cfg.Clients...), nil
+	}
+	opts := []kfake.Opt{
+		kfake.NumBrokers(1),
+		kfake.Ports(cfg.Port),
+		kfake.ListenFn(listen),
+		kfake.SeedTopics(cfg.Partitions, cfg.Topics...),
+	}
+	if cfg.DataDir != "" {
+		opts = append(opts, kfake.DataDir(cfg.DataDir), kfake.SyncWrites())
+	}
+	if b.cluster, err = kfake.NewCluster(opts...); err != nil {
+		return nil, fmt.Errorf("start embedded broker on port %d: %w", cfg.Port, err)
+	}
+	return b, nil
+}
+
+// Addrs returns the broker's host:port addresses.
+func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
+
+// Port returns the bound port.
+func (b *Broker) Port() int {
+	_, p, _ := net.SplitHostPort(b.Addrs()[0])
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+// Close stops the broker, flushing its data to disk.
+func (b *Broker) Close() error {
+	b.cluster.Close()
+	return nil
+}

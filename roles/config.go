@@ -1,0 +1,97 @@
+package roles
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Identity says which certificate a role presents, what it trusts and how
+// strictly. Paths default to the `logsys pki init` layout under PKIDir.
+type Identity struct {
+	PKIDir      string `mapstructure:"pki_dir"`
+	TrustDomain string `mapstructure:"trust_domain"`
+	Env         string `mapstructure:"env"`
+	Name        string `mapstructure:"name"`
+	CertFile    string `mapstructure:"cert_file"`
+	KeyFile     string `mapstructure:"key_file"`
+	// CAFile is the environment's intermediate: the only trust anchor.
+	CAFile string `mapstructure:"ca_file"`
+	// BundleFile holds current and next intermediates during a rollover;
+	// it is read when present.
+	BundleFile string `mapstructure:"bundle_file"`
+	CRLFile    string `mapstructure:"crl_file"`
+	// ReloadInterval is the periodic poll that backs the file watch.
+	ReloadInterval time.Duration `mapstructure:"reload_interval"`
+	// MinTLS is "1.3" (default) or "1.2".
+	MinTLS string `mapstructure:"min_tls"`
+	// KeyExchange is "hybrid" (X25519MLKEM768 first, the default) or "x25519".
+	KeyExchange string `mapstructure:"key_exchange"`
+	// ExpiryThreshold turns health DOWN when a certificate in use expires
+	// within it.
+	ExpiryThreshold time.Duration `mapstructure:"expiry_threshold"`
+}
+
+// DefaultIdentity returns the defaults for the named leaf.
+func DefaultIdentity(name string) Identity {
+	return Identity{
+		PKIDir:          ".logsys/pki",
+		TrustDomain:     "logsys.local",
+		Env:             "dev",
+		Name:            name,
+		ReloadInterval:  30 * time.Second,
+		MinTLS:          "1.3",
+		KeyExchange:     "hybrid",
+		ExpiryThreshold: 7 * 24 * time.Hour,
+	}
+}
+
+// resolved fills file paths from the PKI layout where they are not set.
+func (id Identity) resolved() Identity {
+	envDir := filepath.Join(id.PKIDir, id.Env)
+	if id.CertFile == "" {
+		id.CertFile = filepath.Join(envDir, id.Name, "cert.pem")
+	}
+	if id.KeyFile == "" {
+		id.KeyFile = filepath.Join(envDir, id.Name, "key.pem")
+	}
+	if id.CAFile == "" {
+		id.CAFile = filepath.Join(envDir, "ca.pem")
+	}
+	if id.BundleFile == "" {
+		id.BundleFile = filepath.Join(envDir, "bundle.pem")
+	}
+	if id.CRLFile == "" {
+		id.CRLFile = filepath.Join(envDir, "crl.pem")
+	}
+	return id
+}
+
+// Validate reports the first unusable setting.
+func (id Identity) Validate() error {
+	var errs []error
+	if id.Env == "" || strings.ContainsAny(id.Env, "/ ") {
+		errs = append(errs, fmt.Errorf("env %q must be a non-empty name", id.Env))
+	}
+	if id.Name == "" {
+		errs = append(errs, errors.New("name is required"))
+	}
+	if id.TrustDomain == "" {
+		errs = append(errs, errors.New("trust_domain is required"))
+	}
+	if id.PKIDir == "" && (id.CertFile == "" || id.KeyFile == "" || id.CAFile == "") {
+		errs = append(errs, errors.New("pki_dir or cert_file, key_file and ca_file are required"))
+	}
+	if id.MinTLS != "1.3" && id.MinTLS != "1.2" {
+		errs = append(errs, fmt.Errorf("min_tls %q must be 1.3 or 1.2", id.MinTLS))
+	}
+	if id.KeyExchange != "hybrid" && id.KeyExchange != "x25519" {
+		errs = append(errs, fmt.Errorf("key_exchange %q must be hybrid or x25519", id.KeyExchange))
+	}
+	if id.ExpiryThreshold < 0 {
+		errs = append(errs, errors.New("expiry_threshold must not be negative"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,282 @@
+package roles
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"logsys/event"
+	"logsys/store"
+)
+
+// ConsumerConfig configures the role that moves events from Kafka to the
+// store.
+type ConsumerConfig struct {
+	Identity     Identity      `mapstructure:"tls"`
+	Addr         string        `mapstructure:"addr"`
+	LivenessAddr string        `mapstructure:"liveness_addr"`
+	Scrapers     []string      `mapstructure:"scrapers"`
+	Kafka        KafkaConfig   `mapstructure:"kafka"`
+	Group        string        `mapstructure:"group"`
+	MaxPoll      int           `mapstructure:"max_poll"`
+	RetryBackoff time.Duration `mapstructure:"retry_backoff"`
+	Store        store.Config  `mapstructure:"store"`
+	// ShutdownGrace bounds how long the batch in hand may take to be
+	// stored and committed after shutdown begins.
+	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
+
+	SharedStore store.Store  `mapstructure:"-"`
+	Logger      *slog.Logger `mapstructure:"-"`
+}
+
+// DefaultConsumerConfig returns the documented defaults.
+func DefaultConsumerConfig() ConsumerConfig {
+	return ConsumerConfig{
+		Identity: DefaultIdentity("consumer"), Addr: ":8082", LivenessAddr: "127.0.0.1:9082",
+		Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(), Group: "log-consumer-group",
+		MaxPoll: 5000, RetryBackoff: 200 * time.Millisecond,
+		Store: store.Config{DataDir: ".logsys/store"}, ShutdownGrace: 15 * time.Second,
+	}
+}
+
+// Validate reports every unusable setting.
+func (c ConsumerConfig) Validate() error {
+	var errs []error
+	if err := c.Identity.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tls: %w", err))
+	}
+	if err := c.Kafka.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Kafka.DLQTopic == "" {
+		errs = append(errs, errors.New("kafka.dlq_topic is required"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("group is required"))
+	}
+	if c.MaxPoll <= 0 || c.RetryBackoff <= 0 {
+		errs = append(errs, errors.New("max_poll and retry_backoff must be positive"))
+	}
+	if c.SharedStore == nil {
+		if err := c.Store.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Consumer reads the topic in a consumer group, stores each batch and
+// commits offsets only after the store accepted it.
+type Consumer struct {
+	cfg       ConsumerConfig
+	log       *slog.Logger
+	tls       *tlsSetup
+	metrics   *roleMetrics
+	client    *kgo.Client
+	store     store.Store
+	ownsStore bool
+	srv       *servers
+	once      sync.Once
+}
+
+// NewConsumer builds the consumer, its Kafka client and store.
+func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("consumer config: %w", err)
+	}
+	c := &Consumer{cfg: cfg, log: logger(cfg.Logger, "consumer"), metrics: newRoleMetrics("consumer")}
+	var err error
+	if c.tls, err = newTLS(cfg.Identity, c.metrics.reg, c.log); err != nil {
+		return nil, err
+	}
+	c.store = cfg.SharedStore
+	if c.store == nil {
+		if c.store, err = store.Open(ctx, cfg.Store); err != nil {
+			return nil, fmt.Errorf("consumer: open store: %w", err)
+		}
+		c.ownsStore = true
+	}
+	kp := kprom.NewMetrics("logsys_kafka", kprom.Registerer(c.metrics.reg), kprom.Gatherer(c.metrics.reg))
+	c.client, err = kgo.NewClient(
+		kgo.SeedBrokers(cfg.Kafka.Brokers...),
+		kgo.Dialer(c.tls.dialer("consumer->kafka", cfg.Kafka.BrokerName)),
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.Kafka.Topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.WithHooks(kp),
+		kgo.WithLogger(kgoLogger{c.log}),
+	)
+	if err != nil {
+		c.closeStore()
+		return nil, fmt.Errorf("consumer: kafka client: %w", err)
+	}
+	if err := c.listen(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Consumer) listen() error {
+	ln, err := c.tls.listen(c.cfg.Addr, "consumer", c.cfg.Scrapers...)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	hv := healthHandler("consumer", c.tls, c.cfg.Identity.ExpiryThreshold, nil)
+	mux.Handle("GET /readyz", hv)
+	mux.Handle("GET /api/v1/health", hv)
+	mux.Handle("GET /metrics", onlyNames(c.metrics.handler(), c.cfg.Scrapers...))
+	c.srv = &servers{log: c.log, main: newHTTPServer(mux), mainLn: ln, shutdown: c.cfg.ShutdownGrace}
+	if c.cfg.LivenessAddr != "" {
+		if c.srv.live, c.srv.liveLn, err = newLiveness(c.cfg.LivenessAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// Addr returns the bound HTTPS (health and metrics) address.
+func (c *Consumer) Addr() string { return c.srv.mainLn.Addr().String() }
+
+// Run consumes until ctx is done. The batch in hand when ctx ends is still
+// stored and committed (within ShutdownGrace) before the group is left.
+func (c *Consumer) Run(ctx context.Context) error {
+	go c.tls.run(ctx)
+	srvErr := make(chan error, 1)
+	go func() { srvErr <- c.srv.run(ctx) }()
+	c.log.Info("consumer started", "group", c.cfg.Group, "topic", c.cfg.Kafka.Topic, "health", c.Addr())
+	for ctx.Err() == nil {
+		fetches := c.client.PollRecords(ctx, c.cfg.MaxPoll)
+		if fetches.IsClientClosed() {
+			break
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) {
+				c.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
+			}
+		})
+		if err := c.handle(ctx, fetches); err != nil {
+			c.log.Warn("batch not committed; it will be redelivered", "err", err)
+		}
+		c.client.AllowRebalance()
+	}
+	c.client.Close() // leaves the group; uncommitted records are redelivered
+	return <-srvErr
+}
+
+// handle stores one poll's records, dead-letters poison ones, then commits.
+func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
+	var recs []store.Record
+	var all []*kgo.Record
+	now := time.Now().UTC()
+	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
+			c.metrics.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(lag))
+		}
+	})
+	// Work in hand finishes even when shutdown starts, within the grace.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ShutdownGrace)
+	defer cancel()
+	for rec := range fetches.RecordsAll() {
+		all = append(all, rec)
+		var ev event.Event
+		err := json.Unmarshal(rec.Value, &ev)
+		if err == nil {
+			err = ev.Validate()
+		}
+		if err != nil {
+			if derr := c.deadLetter(wctx, rec, err); derr != nil {
+				return derr
+			}
+			continue
+		}
+		recs = append(recs, store.Record{Event: ev, KafkaPartition: rec.Partition, KafkaOffset: rec.Offset, ReceivedAt: now})
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	if err := c.write(wctx, recs); err != nil {
+		return err
+	}
+	if err := c.client.CommitRecords(wctx, all...); err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	return nil
+}
+
+// write stores recs, retrying with backoff until it succeeds or ctx ends.
+func (c *Consumer) write(ctx context.Context, recs []store.Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	backoff := c.cfg.RetryBackoff
+	for {
+		n, err := c.store.Write(ctx, recs)
+		if err == nil {
+			c.metrics.events.WithLabelValues("consumer", "stored").Add(float64(n))
+			return nil
+		}
+		c.metrics.events.WithLabelValues("consumer", "failed").Add(float64(len(recs)))
+		c.log.Warn("store write failed; retrying", "records", len(recs), "backoff", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("store %d records: %w", len(recs), err)
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// deadLetter moves a poison record to the dead-letter topic with the reason.
+func (c *Consumer) deadLetter(ctx context.Context, rec *kgo.Record, reason error) error {
+	dl := &kgo.Record{
+		Topic: c.cfg.Kafka.DLQTopic, Key: rec.Key, Value: rec.Value,
+		Headers: append(append([]kgo.RecordHeader{}, rec.Headers...),
+			kgo.RecordHeader{Key: "logsys-error", Value: []byte(reason.Error())},
+			kgo.RecordHeader{Key: "logsys-origin", Value: []byte(fmt.Sprintf("%s/%d/%d", rec.Topic, rec.Partition, rec.Offset))}),
+	}
+	if err := c.client.ProduceSync(ctx, dl).FirstErr(); err != nil {
+		return fmt.Errorf("dead-letter %s/%d/%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	c.metrics.events.WithLabelValues("consumer", "dead_lettered").Inc()
+	c.log.Warn("poison record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "reason", reason)
+	return nil
+}
+
+func (c *Consumer) closeStore() {
+	if c.ownsStore && c.store != nil {
+		c.store.Close()
+	}
+}
+
+// Close releases the client, listeners and store.
+func (c *Consumer) Close() error {
+	c.once.Do(func() {
+		if c.client != nil {
+			c.client.Close()
+		}
+		if c.srv != nil {
+			c.srv.mainLn.Close()
+			if c.srv.liveLn != nil {
+				c.srv.liveLn.Close()
+			}
+		}
+		c.closeStore()
+	})
+	return nil
+}

@@ -1,0 +1,175 @@
+package roles
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"logsys/event"
+)
+
+// errForwarderClosed is returned to senders once shutdown has begun.
+var errForwarderClosed = errors.New("gateway is shutting down")
+
+// permanentError is a refusal by the producer that retrying cannot fix.
+type permanentError struct{ status int }
+
+func (e *permanentError) Error() string { return fmt.Sprintf("producer refused the batch: HTTP %d", e.status) }
+
+// pending is one caller's events waiting to be forwarded.
+type pending struct {
+	events []event.Event
+	done   chan error
+}
+
+// forwarder coalesces events from concurrent requests into batches and
+// posts them to the producer; each caller learns whether its events were
+// acknowledged by Kafka. Idle it adds no delay: a worker takes whatever is
+// queued when it becomes free.
+type forwarder struct {
+	client   *http.Client
+	url      string
+	maxBatch int
+	retries  int
+	backoff  time.Duration
+	timeout  time.Duration
+	br       *breaker
+	log      *slog.Logger
+
+	mu     sync.RWMutex
+	closed bool
+	queue  chan *pending
+	wg     sync.WaitGroup
+}
+
+func (f *forwarder) start(workers int) {
+	for i := 0; i < workers; i++ {
+		f.wg.Add(1)
+		go f.work()
+	}
+}
+
+// send forwards evs and waits for the producer's acknowledgement.
+func (f *forwarder) send(ctx context.Context, evs []event.Event) error {
+	p := &pending{events: evs, done: make(chan error, 1)}
+	f.mu.RLock()
+	if f.closed {
+		f.mu.RUnlock()
+		return errForwarderClosed
+	}
+	select {
+	case f.queue <- p:
+	case <-ctx.Done():
+		f.mu.RUnlock()
+		return ctx.Err()
+	}
+	f.mu.RUnlock()
+	// Once queued, the batch is sent even if this caller goes away, so the
+	// answer is awaited without the request context: no accepted event is
+	// dropped half-way.
+	return <-p.done
+}
+
+// close stops accepting, then waits until every queued batch is answered.
+func (f *forwarder) close() {
+	f.mu.Lock()
+	if !f.closed {
+		f.closed = true
+		close(f.queue)
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+func (f *forwarder) work() {
+	defer f.wg.Done()
+	for p := range f.queue {
+		batch := []*pending{p}
+		n := len(p.events)
+	drain:
+		for n < f.maxBatch {
+			select {
+			case q, ok := <-f.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, q)
+				n += len(q.events)
+			default:
+				break drain
+			}
+		}
+		evs := make([]event.Event, 0, n)
+		for _, q := range batch {
+			evs = append(evs, q.events...)
+		}
+		err := f.deliver(evs)
+		for _, q := range batch {
+			q.done <- err
+		}
+	}
+}
+
+// deliver posts evs with retries and backoff behind the circuit breaker.
+func (f *forwarder) deliver(evs []event.Event) error {
+	body, err := json.Marshal(evs)
+	if err != nil {
+		return fmt.Errorf("encode batch: %w", err)
+	}
+	backoff := f.backoff
+	var last error
+	for attempt := 0; attempt <= f.retries; attempt++ {
+		if attempt > 0 {
+			time.Sleep(backoff)
+			backoff *= 2
+		}
+		if err := f.br.allow(); err != nil {
+			last = err
+			continue
+		}
+		err := f.post(body)
+		var perm *permanentError
+		if errors.As(err, &perm) {
+			f.br.done(nil) // the producer answered: it is healthy
+			return err
+		}
+		f.br.done(err)
+		if err == nil {
+			return nil
+		}
+		last = err
+		f.log.Warn("forward to producer failed", "attempt", attempt+1, "events", len(evs), "err", err)
+	}
+	return fmt.Errorf("forward %d events to producer: %w", len(evs), last)
+}
+
+func (f *forwarder) post(body []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("post to producer: %w", err)
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusAccepted || resp.StatusCode == http.StatusOK:
+		return nil
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests:
+		return &permanentError{status: resp.StatusCode}
+	default:
+		return fmt.Errorf("producer answered HTTP %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,232 @@
+package roles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"logsys/store"
+)
+
+// GatewayConfig configures the HTTPS entry point.
+type GatewayConfig struct {
+	Identity     Identity `mapstructure:"tls"`
+	Addr         string   `mapstructure:"addr"`
+	LivenessAddr string   `mapstructure:"liveness_addr"`
+	// Clients are the identity names (in the gateway's environment) that
+	// may send and read events.
+	Clients []string `mapstructure:"clients"`
+	// Scrapers are the identity names that may read /metrics.
+	Scrapers       []string `mapstructure:"scrapers"`
+	MaxBodyBytes   int64    `mapstructure:"max_body_bytes"`
+	MaxBatchBytes  int64    `mapstructure:"max_batch_bytes"`
+	MaxBatchEvents int      `mapstructure:"max_batch_events"`
+	Producer       ForwardConfig `mapstructure:"producer"`
+	Store          store.Config  `mapstructure:"store"`
+	ShutdownGrace  time.Duration `mapstructure:"shutdown_grace"`
+
+	// SharedStore, when set, is used instead of opening Store (logsys all).
+	SharedStore store.Store `mapstructure:"-"`
+	Logger      *slog.Logger `mapstructure:"-"`
+}
+
+// ForwardConfig configures the gateway->producer hop.
+type ForwardConfig struct {
+	URL             string        `mapstructure:"url"`
+	Name            string        `mapstructure:"name"`
+	HTTP2           bool          `mapstructure:"http2"`
+	MaxBatch        int           `mapstructure:"max_batch"`
+	Workers         int           `mapstructure:"workers"`
+	Timeout         time.Duration `mapstructure:"timeout"`
+	Retries         int           `mapstructure:"retries"`
+	Backoff         time.Duration `mapstructure:"backoff"`
+	BreakerFailures int           `mapstructure:"breaker_failures"`
+	BreakerCooldown time.Duration `mapstructure:"breaker_cooldown"`
+}
+
+// DefaultGatewayConfig returns the documented defaults.
+func DefaultGatewayConfig() GatewayConfig {
+	return GatewayConfig{
+		Identity:       DefaultIdentity("gateway"),
+		Addr:           ":8080",
+		LivenessAddr:   "127.0.0.1:9080",
+		Clients:        []string{"client"},
+		Scrapers:       []string{"prometheus"},
+		MaxBodyBytes:   256 << 10,
+		MaxBatchBytes:  8 << 20,
+		MaxBatchEvents: 5000,
+		Producer: ForwardConfig{
+			URL: "https://127.0.0.1:8081/internal/v1/events", Name: "producer", HTTP2: true,
+			MaxBatch: 2000, Workers: 8, Timeout: 10 * time.Second, Retries: 3,
+			Backoff: 50 * time.Millisecond, BreakerFailures: 5, BreakerCooldown: 5 * time.Second,
+		},
+		Store:         store.Config{DataDir: ".logsys/store"},
+		ShutdownGrace: 15 * time.Second,
+	}
+}
+
+// Validate reports every unusable setting.
+func (c GatewayConfig) Validate() error {
+	var errs []error
+	if err := c.Identity.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tls: %w", err))
+	}
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr is required"))
+	}
+	if len(c.Clients) == 0 {
+		errs = append(errs, errors.New("clients must name at least one identity"))
+	}
+	if c.MaxBodyBytes <= 0 || c.MaxBatchBytes <= 0 || c.MaxBatchEvents <= 0 {
+		errs = append(errs, errors.New("max_body_bytes, max_batch_bytes and max_batch_events must be positive"))
+	}
+	u, err := url.Parse(c.Producer.URL)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("producer.url %q must be an https URL", c.Producer.URL))
+	}
+	p := c.Producer
+	if p.MaxBatch <= 0 || p.Workers <= 0 || p.Timeout <= 0 || p.Retries < 0 || p.BreakerFailures <= 0 {
+		errs = append(errs, errors.New("producer: max_batch, workers, timeout and breaker_failures must be positive, retries not negative"))
+	}
+	if c.SharedStore == nil {
+		if err := c.Store.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("store: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Gateway accepts log events over HTTPS from authenticated clients and
+// forwards them to the producer.
+type Gateway struct {
+	cfg       GatewayConfig
+	log       *slog.Logger
+	tls       *tlsSetup
+	metrics   *roleMetrics
+	fwd       *forwarder
+	store     store.Store
+	ownsStore bool
+	srv       *servers
+}
+
+// NewGateway builds a gateway: loads its certificate, opens the store and
+// binds its listeners.
+func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	g := &Gateway{cfg: cfg, log: logger(cfg.Logger, "gateway"), metrics: newRoleMetrics("gateway")}
+	var err error
+	if g.tls, err = newTLS(cfg.Identity, g.metrics.reg, g.log); err != nil {
+		return nil, err
+	}
+	g.store = cfg.SharedStore
+	if g.store == nil {
+		if g.store, err = store.Open(ctx, cfg.Store); err != nil {
+			return nil, fmt.Errorf("gateway: open store: %w", err)
+		}
+		g.ownsStore = true
+	}
+	client, err := g.tls.httpClient("gateway->producer", cfg.Producer.HTTP2, cfg.Producer.Workers*2, cfg.Producer.Name)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.fwd = &forwarder{
+		client: client, url: cfg.Producer.URL, maxBatch: cfg.Producer.MaxBatch,
+		retries: cfg.Producer.Retries, backoff: cfg.Producer.Backoff, timeout: cfg.Producer.Timeout,
+		br:  newBreaker(cfg.Producer.BreakerFailures, cfg.Producer.BreakerCooldown, g.metrics.breaker.WithLabelValues("producer")),
+		log: g.log, queue: make(chan *pending, 4096),
+	}
+	if err := g.listen(); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gateway) listen() error {
+	allowed := append(append([]string{}, g.cfg.Clients...), g.cfg.Scrapers...)
+	ln, err := g.tls.listen(g.cfg.Addr, "gateway", allowed...)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	api := func(route string, h http.HandlerFunc) http.Handler {
+		return g.metrics.instrument("gateway", route, onlyNames(h, g.cfg.Clients...))
+	}
+	mux.Handle("POST /api/v1/logs", api("/api/v1/logs", g.postOne))
+	mux.Handle("POST /api/v1/logs/batch", api("/api/v1/logs/batch", g.postBatch))
+	mux.Handle("GET /api/v1/logs", api("/api/v1/logs", g.getLogs))
+	hv := healthHandler("api-gateway", g.tls, g.cfg.Identity.ExpiryThreshold, g.healthExtra)
+	mux.Handle("GET /api/v1/health", g.metrics.instrument("gateway", "/api/v1/health", onlyNames(hv, allowed...)))
+	mux.Handle("GET /readyz", onlyNames(hv, allowed...))
+	mux.Handle("GET /metrics", onlyNames(g.metrics.handler(), g.cfg.Scrapers...))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	g.srv = &servers{log: g.log, main: newHTTPServer(mux), mainLn: ln, shutdown: g.cfg.ShutdownGrace}
+	if g.cfg.LivenessAddr != "" {
+		if g.srv.live, g.srv.liveLn, err = newLiveness(g.cfg.LivenessAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+func (g *Gateway) healthExtra() []string {
+	if g.fwd.br.current() == breakerOpen {
+		return []string{"circuit breaker to the producer is open"}
+	}
+	return nil
+}
+
+// Addr returns the bound HTTPS address.
+func (g *Gateway) Addr() string { return g.srv.mainLn.Addr().String() }
+
+// Run serves until ctx is done, then drains: the listener stops, in-flight
+// requests finish and every queued event is forwarded before Run returns.
+func (g *Gateway) Run(ctx context.Context) error {
+	g.fwd.start(g.cfg.Producer.Workers)
+	go g.tls.run(ctx)
+	g.log.Info("gateway listening", "addr", g.Addr(), "producer", g.cfg.Producer.URL)
+	err := g.srv.run(ctx)
+	g.fwd.close()
+	return err
+}
+
+// Close releases what New acquired.
+func (g *Gateway) Close() error {
+	var errs []error
+	if g.srv != nil {
+		g.srv.mainLn.Close()
+		if g.srv.liveLn != nil {
+			g.srv.liveLn.Close()
+		}
+	}
+	if g.ownsStore && g.store != nil {
+		errs = append(errs, g.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+}
+
+func logger(l *slog.Logger, role string) *slog.Logger {
+	if l == nil {
+		l = slog.Default()
+	}
+	return l.With("role", role)
+}

@@ -1,0 +1,136 @@
+package roles
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"logsys/pki"
+)
+
+// testPKI creates a real `logsys pki init` directory with dev and staging.
+func testPKI(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "pki")
+	_, err := pki.Init(context.Background(), pki.InitOptions{
+		Dir: dir, Envs: []string{"dev", "staging"},
+		Names: []string{"gateway", "producer", "consumer", "kafka", "client", "prometheus"},
+	})
+	if err != nil {
+		t.Fatalf("pki init: %v", err)
+	}
+	return dir
+}
+
+// quietLogger keeps test output readable; set LOGSYS_TEST_LOG=1 to see logs.
+func quietLogger() *slog.Logger {
+	if os.Getenv("LOGSYS_TEST_LOG") != "" {
+		return slog.Default()
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// clientTLS is what curl does: trust the env chain, present a leaf.
+func clientTLS(t testing.TB, pkiDir, env, name string) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	chain, err := os.ReadFile(filepath.Join(pkiDir, env, "ca-chain.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AppendCertsFromPEM(chain)
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if name != "" {
+		// Read on every handshake so that rotated files are picked up.
+		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			c, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, env, name, "cert.pem"), filepath.Join(pkiDir, env, name, "key.pem"))
+			return &c, err
+		}
+	}
+	return cfg
+}
+
+func httpClient(cfg *tls.Config) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
+}
+
+func postJSON(t testing.TB, c *http.Client, url, ctype, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := c.Post(url, ctype, bytes.NewBufferString(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+// metricValue sums the samples of name whose labels include want.
+func metricValue(t testing.TB, g prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if !labelsMatch(m.GetLabel(), want) {
+				continue
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+func labelsMatch(have []*dto.LabelPair, want map[string]string) bool {
+	for k, v := range want {
+		found := false
+		for _, lp := range have {
+			if lp.GetName() == k && lp.GetValue() == v {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s", d, what)
+}

@@ -1,0 +1,137 @@
+package roles
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"logsys/store"
+)
+
+// pipeline runs broker, store, producer, consumer and gateway on loopback
+// with real mutual TLS, each role separately so tests can restart one.
+type pipeline struct {
+	t        *testing.T
+	pkiDir   string
+	dataDir  string
+	broker   *Broker
+	store    store.Store
+	producer *Producer
+	consumer *Consumer
+	gateway  *Gateway
+	stops    map[string]func()
+}
+
+func fastIdentity(pkiDir, name string) Identity {
+	id := DefaultIdentity(name)
+	id.PKIDir = pkiDir
+	id.ReloadInterval = 100 * time.Millisecond
+	return id
+}
+
+func startPipeline(t *testing.T) *pipeline {
+	t.Helper()
+	p := &pipeline{t: t, pkiDir: testPKI(t), dataDir: t.TempDir(), stops: map[string]func(){}}
+	var err error
+	bc := DefaultBrokerConfig()
+	bc.Identity, bc.Port, bc.DataDir, bc.Partitions, bc.Logger = fastIdentity(p.pkiDir, "kafka"), 0, filepath.Join(p.dataDir, "kafka"), 3, quietLogger()
+	if p.broker, err = NewBroker(bc); err != nil {
+		t.Fatal(err)
+	}
+	bctx, bstop := context.WithCancel(context.Background())
+	go p.broker.tls.run(bctx)
+	if p.store, err = store.Open(context.Background(), store.Config{DataDir: filepath.Join(p.dataDir, "store")}); err != nil {
+		t.Fatal(err)
+	}
+	pc := DefaultProducerConfig()
+	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = fastIdentity(p.pkiDir, "producer"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
+	pc.Kafka.Brokers = p.broker.Addrs()
+	if p.producer, err = NewProducer(pc); err != nil {
+		t.Fatal(err)
+	}
+	p.run("producer", p.producer.Run)
+	p.startConsumer()
+	gc := DefaultGatewayConfig()
+	gc.Identity, gc.Addr, gc.LivenessAddr, gc.Logger = fastIdentity(p.pkiDir, "gateway"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
+	gc.Producer.URL = "https://" + p.producer.Addr() + "/internal/v1/events"
+	gc.SharedStore = p.store
+	if p.gateway, err = NewGateway(context.Background(), gc); err != nil {
+		t.Fatal(err)
+	}
+	p.run("gateway", p.gateway.Run)
+	t.Cleanup(func() {
+		for _, name := range []string{"gateway", "producer", "consumer"} {
+			if stop, ok := p.stops[name]; ok {
+				stop()
+			}
+		}
+		p.gateway.Close()
+		p.producer.Close()
+		if p.consumer != nil {
+			p.consumer.Close()
+		}
+		bstop()
+		p.broker.Close()
+		p.store.Close()
+	})
+	return p
+}
+
+// run starts a role; its stop function cancels it and waits for Run.
+func (p *pipeline) run(name string, run func(context.Context) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx) }()
+	p.stops[name] = func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				p.t.Errorf("%s stopped with: %v", name, err)
+			}
+		case <-time.After(30 * time.Second):
+			p.t.Errorf("%s did not stop within 30s", name)
+		}
+		delete(p.stops, name)
+	}
+}
+
+func (p *pipeline) startConsumer() {
+	p.t.Helper()
+	cc := DefaultConsumerConfig()
+	cc.Identity, cc.Addr, cc.LivenessAddr, cc.Logger = fastIdentity(p.pkiDir, "consumer"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
+	cc.Kafka.Brokers = p.broker.Addrs()
+	cc.SharedStore = p.store
+	var err error
+	if p.consumer, err = NewConsumer(context.Background(), cc); err != nil {
+		p.t.Fatal(err)
+	}
+	p.run("consumer", p.consumer.Run)
+}
+
+func (p *pipeline) stopConsumer() {
+	p.stops["consumer"]()
+	p.consumer.Close()
+	p.consumer = nil
+}
+
+func (p *pipeline) url(path string) string { return "https://" + p.gateway.Addr() + path }
+
+func (p *pipeline) client(env, name string) *http.Client {
+	return httpClient(clientTLS(p.t, p.pkiDir, env, name))
+}
+
+// storedIDs returns how many times each id is stored.
+func (p *pipeline) storedIDs() map[string]int {
+	recs, err := p.store.Query(context.Background(), store.Filter{Limit: store.MaxLimit})
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, r := range recs {
+		seen[r.ID]++
+	}
+	return seen
+}

@@ -1,0 +1,276 @@
+package roles
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
+
+	"logsys/event"
+)
+
+// KafkaConfig is how a role reaches the brokers.
+type KafkaConfig struct {
+	Brokers []string `mapstructure:"brokers"`
+	// BrokerName is the identity name the brokers must present.
+	BrokerName string `mapstructure:"broker_name"`
+	Topic      string `mapstructure:"topic"`
+	DLQTopic   string `mapstructure:"dlq_topic"`
+}
+
+func (k KafkaConfig) validate() error {
+	var errs []error
+	if len(k.Brokers) == 0 {
+		errs = append(errs, errors.New("kafka.brokers is required"))
+	}
+	if k.Topic == "" {
+		errs = append(errs, errors.New("kafka.topic is required"))
+	}
+	if k.BrokerName == "" {
+		errs = append(errs, errors.New("kafka.broker_name is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// DefaultKafkaConfig returns the defaults shared by producer and consumer.
+func DefaultKafkaConfig() KafkaConfig {
+	return KafkaConfig{Brokers: []string{"127.0.0.1:9093"}, BrokerName: "kafka", Topic: "log-events", DLQTopic: "log-events.dlq"}
+}
+
+// ProducerConfig configures the role that writes events to Kafka.
+type ProducerConfig struct {
+	Identity     Identity      `mapstructure:"tls"`
+	Addr         string        `mapstructure:"addr"`
+	LivenessAddr string        `mapstructure:"liveness_addr"`
+	Callers      []string      `mapstructure:"callers"`
+	Scrapers     []string      `mapstructure:"scrapers"`
+	Kafka        KafkaConfig   `mapstructure:"kafka"`
+	Compression  string        `mapstructure:"compression"`
+	Linger       time.Duration `mapstructure:"linger"`
+	MaxBodyBytes int64         `mapstructure:"max_body_bytes"`
+	// HTTP1 disables HTTP/2 on the listener (for measurements).
+	HTTP1         bool          `mapstructure:"http1"`
+	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
+	Logger        *slog.Logger  `mapstructure:"-"`
+}
+
+// DefaultProducerConfig returns the documented defaults.
+func DefaultProducerConfig() ProducerConfig {
+	return ProducerConfig{
+		Identity: DefaultIdentity("producer"), Addr: ":8081", LivenessAddr: "127.0.0.1:9081",
+		Callers: []string{"gateway"}, Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(),
+		Compression: "zstd", MaxBodyBytes: 64 << 20, ShutdownGrace: 15 * time.Second,
+	}
+}
+
+// Validate reports every unusable setting.
+func (c ProducerConfig) Validate() error {
+	var errs []error
+	if err := c.Identity.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tls: %w", err))
+	}
+	if c.Addr == "" {
+		errs = append(errs, errors.New("addr is required"))
+	}
+	if len(c.Callers) == 0 {
+		errs = append(errs, errors.New("callers must name at least one identity"))
+	}
+	if err := c.Kafka.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := compression(c.Compression); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func compression(name string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(name) {
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "none", "":
+		return kgo.NoCompression(), nil
+	}
+	return kgo.NoCompression(), fmt.Errorf("compression %q must be zstd, lz4, snappy or none", name)
+}
+
+// Producer accepts batches from the gateway and answers only after Kafka
+// acknowledged every record (acks=all, idempotent).
+type Producer struct {
+	cfg     ProducerConfig
+	log     *slog.Logger
+	tls     *tlsSetup
+	metrics *roleMetrics
+	client  *kgo.Client
+	srv     *servers
+	once    sync.Once
+}
+
+// NewProducer builds the producer and its Kafka client.
+func NewProducer(cfg ProducerConfig) (*Producer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("producer config: %w", err)
+	}
+	p := &Producer{cfg: cfg, log: logger(cfg.Logger, "producer"), metrics: newRoleMetrics("producer")}
+	var err error
+	if p.tls, err = newTLS(cfg.Identity, p.metrics.reg, p.log); err != nil {
+		return nil, err
+	}
+	codec, _ := compression(cfg.Compression)
+	kp := kprom.NewMetrics("logsys_kafka", kprom.Registerer(p.metrics.reg), kprom.Gatherer(p.metrics.reg))
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(cfg.Kafka.Brokers...),
+		kgo.Dialer(p.tls.dialer("producer->kafka", cfg.Kafka.BrokerName)),
+		kgo.DefaultProduceTopic(cfg.Kafka.Topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.ProducerBatchCompression(codec, kgo.Lz4Compression(), kgo.NoCompression()),
+		kgo.ProducerLinger(cfg.Linger),
+		kgo.WithHooks(kp),
+		kgo.WithLogger(kgoLogger{p.log}),
+	}
+	if p.client, err = kgo.NewClient(opts...); err != nil {
+		return nil, fmt.Errorf("producer: kafka client: %w", err)
+	}
+	if err := p.listen(); err != nil {
+		p.client.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Producer) listen() error {
+	allowed := append(append([]string{}, p.cfg.Callers...), p.cfg.Scrapers...)
+	ln, err := p.tls.listen(p.cfg.Addr, "producer", allowed...)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /internal/v1/events", p.metrics.instrument("producer", "/internal/v1/events", onlyNames(http.HandlerFunc(p.postEvents), p.cfg.Callers...)))
+	hv := healthHandler("producer", p.tls, p.cfg.Identity.ExpiryThreshold, nil)
+	mux.Handle("GET /readyz", onlyNames(hv, allowed...))
+	mux.Handle("GET /metrics", onlyNames(p.metrics.handler(), p.cfg.Scrapers...))
+	srv := newHTTPServer(mux)
+	if p.cfg.HTTP1 {
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
+	p.srv = &servers{log: p.log, main: srv, mainLn: ln, shutdown: p.cfg.ShutdownGrace}
+	if p.cfg.LivenessAddr != "" {
+		if p.srv.live, p.srv.liveLn, err = newLiveness(p.cfg.LivenessAddr); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+// Addr returns the bound HTTPS address.
+func (p *Producer) Addr() string { return p.srv.mainLn.Addr().String() }
+
+// postEvents handles one batch from the gateway.
+func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) {
+	body, _, ok := readBody(w, r, p.cfg.MaxBodyBytes, "application/json")
+	if !ok {
+		return
+	}
+	var evs []event.Event
+	if err := json.Unmarshal(body, &evs); err != nil {
+		writeFieldErr(w, "body", "must be a JSON array of events")
+		return
+	}
+	recs := make([]*kgo.Record, len(evs))
+	for i := range evs {
+		if err := evs[i].Validate(); err != nil {
+			writeFieldErr(w, fmt.Sprintf("events[%d]", i), err.Error())
+			return
+		}
+		val, err := json.Marshal(&evs[i])
+		if err != nil {
+			writeFieldErr(w, fmt.Sprintf("events[%d]", i), "cannot be encoded")
+			return
+		}
+		recs[i] = &kgo.Record{Key: []byte(evs[i].ID), Value: val}
+	}
+	if err := p.produce(r.Context(), recs); err != nil {
+		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(len(recs)))
+		internalErr(w, p.log, http.StatusServiceUnavailable, "kafka did not acknowledge the events", err)
+		return
+	}
+	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(len(recs)))
+	writeOK(w, http.StatusAccepted, map[string]int{"accepted": len(recs)})
+}
+
+// produce writes recs and waits until Kafka acknowledged all of them.
+func (p *Producer) produce(ctx context.Context, recs []*kgo.Record) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	wg.Add(len(recs))
+	for _, rec := range recs {
+		p.client.Produce(ctx, rec, func(_ *kgo.Record, err error) {
+			if err != nil {
+				mu.Lock()
+				if first == nil {
+					first = err
+				}
+				mu.Unlock()
+			}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return fmt.Errorf("produce to %s: %w", p.cfg.Kafka.Topic, first)
+	}
+	return nil
+}
+
+// Run serves until ctx is done, then drains in-flight batches and flushes.
+func (p *Producer) Run(ctx context.Context) error {
+	go p.tls.run(ctx)
+	p.log.Info("producer listening", "addr", p.Addr(), "brokers", p.cfg.Kafka.Brokers)
+	err := p.srv.run(ctx)
+	fctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownGrace)
+	defer cancel()
+	if ferr := p.client.Flush(fctx); ferr != nil {
+		err = errors.Join(err, fmt.Errorf("flush producer: %w", ferr))
+	}
+	return err
+}
+
+// Close releases the Kafka client and listeners.
+func (p *Producer) Close() error {
+	p.once.Do(func() {
+		p.client.Close()
+		p.srv.mainLn.Close()
+		if p.srv.liveLn != nil {
+			p.srv.liveLn.Close()
+		}
+	})
+	return nil
+}
+
+// kgoLogger routes franz-go's logs to slog at warn and above.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, kv ...any) {
+	switch level {
+	case kgo.LogLevelError:
+		k.l.Error(msg, kv...)
+	default:
+		k.l.Warn(msg, kv...)
+	}
+}
