@@ -16,7 +16,7 @@ import (
 // AllConfig configures `logsys all`: the whole pipeline in one process,
 // each hop over real mutual TLS on loopback.
 type AllConfig struct {
-	DataDir  string         `mapstructure:"data_dir"`
+	DataDir string       `mapstructure:"data_dir"`
 	Broker  BrokerConfig `mapstructure:"broker"`
 	// The roles' own sections (gateway, producer, consumer) apply to
 	// `logsys all` too; their PKI, broker and store settings follow DataDir.
@@ -159,7 +159,6 @@ func (a *All) Run(ctx context.Context) error {
 	brStop()
 	return errors.Join(errs...)
 }
-
 
 // Close releases everything; safe after a failed NewAll.
 func (a *All) Close() error {

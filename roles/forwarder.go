@@ -21,7 +21,9 @@ var errForwarderClosed = errors.New("gateway is shutting down")
 // permanentError is a refusal by the producer that retrying cannot fix.
 type permanentError struct{ status int }
 
-func (e *permanentError) Error() string { return fmt.Sprintf("producer refused the batch: HTTP %d", e.status) }
+func (e *permanentError) Error() string {
+	return fmt.Sprintf("producer refused the batch: HTTP %d", e.status)
+}
 
 // pending is one caller's events waiting to be forwarded.
 type pending struct {

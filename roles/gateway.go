@@ -21,16 +21,16 @@ type GatewayConfig struct {
 	// may send and read events.
 	Clients []string `mapstructure:"clients"`
 	// Scrapers are the identity names that may read /metrics.
-	Scrapers       []string `mapstructure:"scrapers"`
-	MaxBodyBytes   int64    `mapstructure:"max_body_bytes"`
-	MaxBatchBytes  int64    `mapstructure:"max_batch_bytes"`
-	MaxBatchEvents int      `mapstructure:"max_batch_events"`
+	Scrapers       []string      `mapstructure:"scrapers"`
+	MaxBodyBytes   int64         `mapstructure:"max_body_bytes"`
+	MaxBatchBytes  int64         `mapstructure:"max_batch_bytes"`
+	MaxBatchEvents int           `mapstructure:"max_batch_events"`
 	Producer       ForwardConfig `mapstructure:"producer"`
 	Store          store.Config  `mapstructure:"store"`
 	ShutdownGrace  time.Duration `mapstructure:"shutdown_grace"`
 
 	// SharedStore, when set, is used instead of opening Store (logsys all).
-	SharedStore store.Store `mapstructure:"-"`
+	SharedStore store.Store  `mapstructure:"-"`
 	Logger      *slog.Logger `mapstructure:"-"`
 }
 
