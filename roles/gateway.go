@@ -111,6 +111,7 @@ type Gateway struct {
 	store     store.Store
 	ownsStore bool
 	srv       *servers
+	handler   http.Handler
 }
 
 // NewGateway builds a gateway: loads its certificate, opens the store and
@@ -169,6 +170,7 @@ func (g *Gateway) listen() error {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
+	g.handler = mux
 	g.srv = &servers{log: g.log, main: newHTTPServer(mux), mainLn: ln, shutdown: g.cfg.ShutdownGrace}
 	if g.cfg.LivenessAddr != "" {
 		if g.srv.live, g.srv.liveLn, err = newLiveness(g.cfg.LivenessAddr); err != nil {
@@ -185,6 +187,10 @@ func (g *Gateway) healthExtra() []string {
 	}
 	return nil
 }
+
+// Handler returns the gateway's HTTP handler, for measurements that serve
+// it on other listeners (logsys bench compares it with and without TLS).
+func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Addr returns the bound HTTPS address.
 func (g *Gateway) Addr() string { return g.srv.mainLn.Addr().String() }
