@@ -134,3 +134,10 @@ func eventually(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out after %v waiting for %s", d, what)
 }
+
+func stringsReader(s string) io.Reader { return bytes.NewBufferString(s) }
+
+func decodeJSON(resp *http.Response, v any) {
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(v)
+}

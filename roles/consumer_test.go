@@ -1,0 +1,132 @@
+package roles
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"logsys/store"
+)
+
+// kafkaClient connects to the test broker as the named identity.
+func kafkaClient(t *testing.T, p *pipeline, name string, opts ...kgo.Opt) *kgo.Client {
+	t.Helper()
+	ts, err := newTLS(fastIdentity(p.pkiDir, name), nil, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append([]kgo.Opt{
+		kgo.SeedBrokers(p.broker.Addrs()...),
+		kgo.Dialer(ts.dialer("test->kafka", "kafka")),
+	}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	return cl
+}
+
+// TestPoisonRecordIsDeadLettered writes records the consumer cannot decode
+// straight into the topic: they go to the dead-letter topic with the
+// reason, and the partition keeps flowing.
+func TestPoisonRecordIsDeadLettered(t *testing.T) {
+	p := startPipeline(t)
+	ctx := context.Background()
+	prod := kafkaClient(t, p, "producer", kgo.DefaultProduceTopic("log-events"))
+	poison := []*kgo.Record{
+		{Key: []byte("p1"), Value: []byte("not json at all")},
+		{Key: []byte("p2"), Value: []byte(`{"id":"p2","level":"INFO","source":"s","timestamp":"2026-01-01T00:00:00Z"}`)},
+	}
+	if err := prod.ProduceSync(ctx, poison...).FirstErr(); err != nil {
+		t.Fatalf("produce poison: %v", err)
+	}
+	code, body := postJSON(t, p.client("dev", "client"), p.url("/api/v1/logs"), "application/json", `{"message":"after poison","source":"dlq"}`)
+	if code != 202 {
+		t.Fatalf("POST: %d %v", code, body)
+	}
+	id := body["data"].(map[string]any)["id"].(string)
+	eventually(t, 10*time.Second, "the event after the poison records to be stored", func() bool {
+		return p.storedIDs()[id] == 1
+	})
+	dlq := kafkaClient(t, p, "consumer", kgo.ConsumeTopics("log-events.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < 2 && time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		fs := dlq.PollFetches(pctx)
+		cancel()
+		fs.EachRecord(func(r *kgo.Record) {
+			for _, h := range r.Headers {
+				if h.Key == "logsys-error" {
+					got[string(r.Key)] = string(h.Value)
+				}
+			}
+		})
+	}
+	if len(got) != 2 || got["p1"] == "" || got["p2"] == "" {
+		t.Fatalf("dead-lettered = %v, want p1 and p2 with reasons", got)
+	}
+	if n := metricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 2 {
+		t.Errorf("dead_lettered counter = %v, want 2", n)
+	}
+}
+
+// TestShutdownLosesNoAcceptedEvent stops the gateway and producer while
+// clients are sending: every event answered 202 must reach the store.
+func TestShutdownLosesNoAcceptedEvent(t *testing.T) {
+	p := startPipeline(t)
+	c := p.client("dev", "client")
+	var mu sync.Mutex
+	var accepted []string
+	var stopped atomic.Bool
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100 && !stopped.Load(); i++ {
+				resp, err := c.Post(p.url("/api/v1/logs"), "application/json",
+					stringsReader(fmt.Sprintf(`{"message":"s%d","source":"shutdown"}`, i)))
+				if err != nil {
+					continue // refused once the listener closed: not accepted
+				}
+				var body map[string]any
+				decodeJSON(resp, &body)
+				if resp.StatusCode == 202 {
+					mu.Lock()
+					accepted = append(accepted, body["data"].(map[string]any)["id"].(string))
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	p.stops["gateway"]()
+	stopped.Store(true)
+	p.stops["producer"]()
+	wg.Wait()
+	if len(accepted) == 0 {
+		t.Fatal("no event was accepted before shutdown")
+	}
+	eventually(t, 20*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(accepted)), func() bool {
+		recs, err := p.store.Query(context.Background(), store.Filter{Source: "shutdown", Limit: store.MaxLimit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, r := range recs {
+			seen[r.ID] = true
+		}
+		for _, id := range accepted {
+			if !seen[id] {
+				return false
+			}
+		}
+		return true
+	})
+}
