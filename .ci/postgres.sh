@@ -7,6 +7,8 @@
 #                                      eval "$(.ci/postgres.sh start PKI_DIR)"
 #   .ci/postgres.sh restart [PKI_DIR]  fast restart (re-copies the TLS files when
 #                                    PKI_DIR is given); LOGSYS_TEST_PG_RESTART runs this
+#   .ci/postgres.sh reload [PKI_DIR] re-copy the TLS files and reload them without
+#                                    a restart (after `logsys pki rotate` or `revoke`)
 #   .ci/postgres.sh stop             fast shutdown
 #
 # Layout read from PKI_DIR (as written by `logsys pki init --dir PKI_DIR`):
@@ -170,10 +172,16 @@ restart)
   for _ in $(seq 1 60); do "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" && exit 0; sleep 0.5; done
   die "not ready after restart"
   ;;
+reload)
+  running || die "not running"
+  if [ $# -ge 2 ]; then copy_tls "$(cd "$2" && pwd)"; fi
+  as_pg "$BIN/pg_ctl" reload -D "$DATA" >/dev/null
+  log "reloaded"
+  ;;
 stop)
   if running; then as_pg "$BIN/pg_ctl" stop -m fast -D "$DATA" >/dev/null; log "stopped"; else log "not running"; fi
   ;;
 *)
-  die "usage: $0 start PKI_DIR | restart [PKI_DIR] | stop"
+  die "usage: $0 start PKI_DIR | restart [PKI_DIR] | reload [PKI_DIR] | stop"
   ;;
 esac
