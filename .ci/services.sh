@@ -1,0 +1,20 @@
+# Sourced by .ci/run: creates a PKI for the services and starts them,
+# exporting what the integration tests read. Each service's script prints
+# its exports on stdout and progress on stderr.
+ci_pki="$PWD/.cache/ci-pki"
+rm -rf "$ci_pki"
+logsys pki init --dir "$ci_pki" --envs dev,staging >/dev/null
+export LOGSYS_TEST_PKI="$ci_pki"
+
+stamp "postgres"
+eval "$(.ci/postgres.sh start "$ci_pki")"
+trap '.ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+
+stamp "promtool"
+bash .ci/promtool.sh
+
+if [ -x it/kafka.sh ]; then
+  stamp "kafka"
+  eval "$(it/kafka.sh start "$ci_pki")"
+  trap '.ci/postgres.sh stop >/dev/null 2>&1 || true; it/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+fi
