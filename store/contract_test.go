@@ -48,35 +48,39 @@ func TestWriteIdempotent(t *testing.T) {
 	})
 }
 
+// invalidRecords are records every backend must refuse, with the field
+// Record.Validate names.
+var invalidRecords = []struct {
+	name, field string
+	bad         func(r *Record)
+}{
+	{"NUL in message", "message", func(r *Record) { r.Message = "a\x00b" }},
+	{"NUL in metadata", "metadata", func(r *Record) { r.Metadata = map[string]any{"k": "a\x00b"} }},
+	{"NUL in metadata key", "metadata", func(r *Record) { r.Metadata = map[string]any{"a\x00": "b"} }},
+	{"invalid UTF-8 in source", "source", func(r *Record) { r.Source = "\xff\xfe" }},
+	{"invalid UTF-8 in metadata", "metadata", func(r *Record) { r.Metadata = map[string]any{"k": []any{"\xc3"}} }},
+	{"message too long", "message", func(r *Record) { r.Message = strings.Repeat("x", event.MaxMessageBytes+1) }},
+	{"identity too long", "identity", func(r *Record) { r.Identity = strings.Repeat("x", MaxIdentityBytes+1) }},
+	{"metadata not JSON", "metadata", func(r *Record) { r.Metadata = map[string]any{"nan": math.NaN()} }},
+	{"metadata too large", "metadata", func(r *Record) { r.Metadata = map[string]any{"k": strings.Repeat("x", maxMetadataJSON)} }},
+	{"timestamp after year 9999", "timestamp", func(r *Record) { r.Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
+	{"received before year 1", "received_at", func(r *Record) { r.ReceivedAt = time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC) }},
+	{"no message", "message", func(r *Record) { r.Message = " " }},
+	{"bad level", "level", func(r *Record) { r.Level = "LOUD" }},
+	{"no id", "id", func(r *Record) { r.ID = "" }},
+}
+
 func TestWriteAllOrNothing(t *testing.T) {
 	// The bad record comes last in a batch large enough that the earlier
 	// rows have reached the database before it is seen.
 	const n = 1500
-	cases := []struct {
-		name string
-		bad  func(r *Record)
-	}{
-		{"NUL in message", func(r *Record) { r.Message = "a\x00b" }},
-		{"NUL in metadata", func(r *Record) { r.Metadata = map[string]any{"k": "a\x00b"} }},
-		{"NUL in metadata key", func(r *Record) { r.Metadata = map[string]any{"a\x00": "b"} }},
-		{"invalid UTF-8 in source", func(r *Record) { r.Source = "\xff\xfe" }},
-		{"invalid UTF-8 in metadata", func(r *Record) { r.Metadata = map[string]any{"k": []any{"\xc3"}} }},
-		{"message too long", func(r *Record) { r.Message = strings.Repeat("x", event.MaxMessageBytes+1) }},
-		{"identity too long", func(r *Record) { r.Identity = strings.Repeat("x", MaxIdentityBytes+1) }},
-		{"metadata not JSON", func(r *Record) { r.Metadata = map[string]any{"nan": math.NaN()} }},
-		{"metadata too large", func(r *Record) { r.Metadata = map[string]any{"k": strings.Repeat("x", maxMetadataJSON)} }},
-		{"timestamp after year 9999", func(r *Record) { r.Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
-		{"no message", func(r *Record) { r.Message = " " }},
-		{"bad level", func(r *Record) { r.Level = "LOUD" }},
-		{"no id", func(r *Record) { r.ID = "" }},
-	}
 	forEachBackend(t, func(t *testing.T, b backend) {
 		s := open(t, b.config(t))
 		ctx := context.Background()
 		if _, err := s.Write(ctx, recs("kept", 3, t0)); err != nil {
 			t.Fatal(err)
 		}
-		for _, tc := range cases {
+		for _, tc := range invalidRecords {
 			t.Run(tc.name, func(t *testing.T) {
 				batch := recs("aon", n, t0)
 				batch = append(batch, recs("aon-extra", 1, t0)...)

@@ -2,10 +2,13 @@ package store
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"logsys/event"
 )
 
 // MaxIdentityBytes bounds the producer identity (a URI SAN) stored with an
@@ -21,35 +24,49 @@ type row struct {
 	metadata                             []byte    // JSON object; nil is NULL
 }
 
+// Validate reports whether Write accepts r: the event's own rules
+// (event.Event.Validate) plus what both backends can store exactly (UTF-8
+// text without NUL bytes, years 1 to 9999, JSON-encodable metadata of
+// bounded size). The error is an *event.FieldError naming the field. A
+// consumer can dead-letter records that fail it instead of retrying them.
+func (r Record) Validate() error {
+	_, err := toRow(0, r, time.Now())
+	var re *RecordError
+	if errors.As(err, &re) {
+		return re.Err
+	}
+	return err
+}
+
 // toRow validates rec (index i of its batch) and converts it. The checks
 // make both backends accept and reject the same records: PostgreSQL
 // refuses NUL bytes and invalid UTF-8 in text and "\u0000" in jsonb.
 func toRow(i int, rec Record, now time.Time) (row, error) {
-	fail := func(format string, args ...any) (row, error) {
-		return row{}, &RecordError{Index: i, ID: rec.ID, Err: fmt.Errorf(format, args...)}
+	fail := func(field, format string, args ...any) (row, error) {
+		return row{}, &RecordError{Index: i, ID: rec.ID, Err: &event.FieldError{Field: field, Reason: fmt.Sprintf(format, args...)}}
 	}
 	ev := rec.Event // Validate normalises the level in place
 	if err := ev.Validate(); err != nil {
-		return fail("%w", err)
+		return row{}, &RecordError{Index: i, ID: rec.ID, Err: err}
 	}
 	for _, f := range []struct{ name, v string }{
 		{"id", ev.ID}, {"message", ev.Message}, {"source", ev.Source}, {"identity", ev.Identity},
 	} {
 		if !utf8.ValidString(f.v) || strings.ContainsRune(f.v, 0) {
-			return fail("%s: must be UTF-8 without NUL bytes", f.name)
+			return fail(f.name, "must be UTF-8 without NUL bytes")
 		}
 	}
 	if len(ev.Identity) > MaxIdentityBytes {
-		return fail("identity: longer than %d bytes", MaxIdentityBytes)
+		return fail("identity", "longer than %d bytes", MaxIdentityBytes)
 	}
 	if !inRange(ev.Timestamp) {
-		return fail("timestamp: must be between years 1 and 9999")
+		return fail("timestamp", "must be between years 1 and 9999")
 	}
 	if rec.ReceivedAt.IsZero() {
 		rec.ReceivedAt = now
 	}
 	if !inRange(rec.ReceivedAt) {
-		return fail("received_at: must be between years 1 and 9999")
+		return fail("received_at", "must be between years 1 and 9999")
 	}
 	r := row{
 		id: ev.ID, level: string(ev.Level), message: ev.Message, source: ev.Source, identity: ev.Identity,
@@ -58,17 +75,17 @@ func toRow(i int, rec Record, now time.Time) (row, error) {
 	}
 	if ev.Metadata != nil {
 		if bad := badString(ev.Metadata); bad != "" {
-			return fail("metadata: %s", bad)
+			return fail("metadata", "%s", bad)
 		}
 		js, err := json.Marshal(ev.Metadata)
 		if err != nil {
-			return fail("metadata: %w", err)
+			return fail("metadata", "%v", err)
 		}
 		if len(js) > maxMetadataJSON {
-			return fail("metadata: larger than %d bytes as JSON", maxMetadataJSON)
+			return fail("metadata", "larger than %d bytes as JSON", maxMetadataJSON)
 		}
 		if hasNULEscape(js) {
-			return fail("metadata: may not contain NUL characters")
+			return fail("metadata", "may not contain NUL characters")
 		}
 		r.metadata = js
 	}

@@ -32,7 +32,10 @@ type Store interface {
 	// Write stores recs in one transaction, idempotently by ID: IDs
 	// already stored (redeliveries), and repeats within recs, are skipped.
 	// It returns how many records were new. On error nothing of recs is
-	// stored; an invalid record yields an error matching ErrInvalidRecord.
+	// stored, except that when the connection is lost during the commit
+	// the outcome is unknown; retrying the same batch is always safe. An
+	// invalid record (see Record.Validate) yields a *RecordError matching
+	// ErrInvalidRecord.
 	Write(ctx context.Context, recs []Record) (inserted int, err error)
 	// Query returns the records matching f, newest first (by timestamp,
 	// then ID), at most min(f.Limit, MaxLimit); DefaultLimit when f.Limit

@@ -151,3 +151,17 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 		t.Fatalf("after reopen: %d records, want 4", got)
 	}
 }
+
+func TestRecordValidate(t *testing.T) {
+	if err := recs("ok", 1, t0)[0].Validate(); err != nil {
+		t.Fatalf("valid record: %v", err)
+	}
+	for _, tc := range invalidRecords {
+		r := recs("v", 1, t0)[0]
+		tc.bad(&r)
+		var fe *event.FieldError
+		if err := r.Validate(); !errors.As(err, &fe) || fe.Field != tc.field {
+			t.Errorf("%s: Validate = %v; want a FieldError for %s", tc.name, err, tc.field)
+		}
+	}
+}
