@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -86,7 +87,14 @@ func pgConfig(tb testing.TB) Config {
 			tb.Errorf("drop schema %s: %v", schema, err)
 		}
 	})
-	return Config{DSN: dsn + "&search_path=" + schema, MaxConns: 8}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatalf("parse %s: %v", envPGDSN, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema) // pgx sends unknown parameters as run-time settings
+	u.RawQuery = q.Encode()
+	return Config{DSN: u.String(), MaxConns: 8}
 }
 
 // open opens cfg and closes the store at cleanup.
