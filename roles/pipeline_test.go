@@ -33,6 +33,13 @@ func fastIdentity(pkiDir, name string) Identity {
 
 func startPipeline(t *testing.T) *pipeline {
 	t.Helper()
+	return startPipelineWith(t, store.Config{})
+}
+
+// startPipelineWith uses the given store (an empty DataDir means a fresh
+// embedded store).
+func startPipelineWith(t *testing.T, sc store.Config) *pipeline {
+	t.Helper()
 	p := &pipeline{t: t, pkiDir: testPKI(t), dataDir: t.TempDir(), stops: map[string]func(){}}
 	var err error
 	bc := DefaultBrokerConfig()
@@ -42,7 +49,10 @@ func startPipeline(t *testing.T) *pipeline {
 	}
 	bctx, bstop := context.WithCancel(context.Background())
 	go p.broker.tls.run(bctx)
-	if p.store, err = store.Open(context.Background(), store.Config{DataDir: filepath.Join(p.dataDir, "store")}); err != nil {
+	if sc.DSN == "" && sc.DataDir == "" {
+		sc.DataDir = filepath.Join(p.dataDir, "store")
+	}
+	if p.store, err = store.Open(context.Background(), sc); err != nil {
 		t.Fatal(err)
 	}
 	pc := DefaultProducerConfig()
