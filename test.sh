@@ -10,4 +10,5 @@ if [ -n "$unformatted" ]; then
   exit 1
 fi
 go vet ./...
-go test -race -count=1 -timeout 20m ./... "$@"
+# -p 1: packages that share the CI PostgreSQL and Kafka restart them in tests.
+go test -race -count=1 -p 1 -timeout 25m ./... "$@"

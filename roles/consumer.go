@@ -181,7 +181,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 // handle stores one poll's records, dead-letters poison ones, then commits.
 func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	var recs []store.Record
-	var all []*kgo.Record
+	var all, origin []*kgo.Record
 	now := time.Now().UTC()
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if n := len(p.Records); n > 0 {
@@ -194,23 +194,20 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	defer cancel()
 	for rec := range fetches.RecordsAll() {
 		all = append(all, rec)
-		var ev event.Event
-		err := json.Unmarshal(rec.Value, &ev)
-		if err == nil {
-			err = ev.Validate()
-		}
+		sr, err := decodeRecord(rec, now)
 		if err != nil {
 			if derr := c.deadLetter(wctx, rec, err); derr != nil {
 				return derr
 			}
 			continue
 		}
-		recs = append(recs, store.Record{Event: ev, KafkaPartition: rec.Partition, KafkaOffset: rec.Offset, ReceivedAt: now})
+		recs = append(recs, sr)
+		origin = append(origin, rec)
 	}
 	if len(all) == 0 {
 		return nil
 	}
-	if err := c.write(wctx, recs); err != nil {
+	if err := c.write(wctx, recs, origin); err != nil {
 		return err
 	}
 	if err := c.client.CommitRecords(wctx, all...); err != nil {
@@ -219,17 +216,42 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	return nil
 }
 
-// write stores recs, retrying with backoff until it succeeds or ctx ends.
-func (c *Consumer) write(ctx context.Context, recs []store.Record) error {
-	if len(recs) == 0 {
-		return nil
+// decodeRecord turns a Kafka record into a store record, or says why it
+// can never be stored.
+func decodeRecord(rec *kgo.Record, now time.Time) (store.Record, error) {
+	var ev event.Event
+	if err := json.Unmarshal(rec.Value, &ev); err != nil {
+		return store.Record{}, fmt.Errorf("not a JSON event: %w", err)
 	}
+	if err := ev.Validate(); err != nil {
+		return store.Record{}, fmt.Errorf("invalid event: %w", err)
+	}
+	sr := store.Record{Event: ev, KafkaPartition: rec.Partition, KafkaOffset: rec.Offset, ReceivedAt: now}
+	if err := sr.Validate(); err != nil {
+		return store.Record{}, fmt.Errorf("not storable: %w", err)
+	}
+	return sr, nil
+}
+
+// write stores recs, retrying with backoff until it succeeds or ctx ends.
+// A record the store refuses as invalid is dead-lettered and the rest is
+// written again; origin[i] is the Kafka record of recs[i].
+func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo.Record) error {
 	backoff := c.cfg.RetryBackoff
-	for {
+	for len(recs) > 0 {
 		n, err := c.store.Write(ctx, recs)
 		if err == nil {
 			c.metrics.events.WithLabelValues("consumer", "stored").Add(float64(n))
 			return nil
+		}
+		var re *store.RecordError
+		if errors.As(err, &re) && errors.Is(err, store.ErrInvalidRecord) && re.Index >= 0 && re.Index < len(recs) {
+			if derr := c.deadLetter(ctx, origin[re.Index], err); derr != nil {
+				return derr
+			}
+			recs = append(recs[:re.Index:re.Index], recs[re.Index+1:]...)
+			origin = append(origin[:re.Index:re.Index], origin[re.Index+1:]...)
+			continue
 		}
 		c.metrics.events.WithLabelValues("consumer", "failed").Add(float64(len(recs)))
 		c.log.Warn("store write failed; retrying", "records", len(recs), "backoff", backoff, "err", err)
@@ -240,6 +262,7 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record) error {
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
+	return nil
 }
 
 // deadLetter moves a poison record to the dead-letter topic with the reason.

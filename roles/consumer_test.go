@@ -41,6 +41,8 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 	poison := []*kgo.Record{
 		{Key: []byte("p1"), Value: []byte("not json at all")},
 		{Key: []byte("p2"), Value: []byte(`{"id":"p2","level":"INFO","source":"s","timestamp":"2026-01-01T00:00:00Z"}`)},
+		// Valid as an event, but no store accepts a NUL byte in text.
+		{Key: []byte("p3"), Value: []byte(`{"id":"p3","level":"INFO","message":"nul \u0000 byte","source":"s","timestamp":"2026-01-01T00:00:00Z"}`)},
 	}
 	if err := prod.ProduceSync(ctx, poison...).FirstErr(); err != nil {
 		t.Fatalf("produce poison: %v", err)
@@ -56,7 +58,7 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 	dlq := kafkaClient(t, p, "consumer", kgo.ConsumeTopics("log-events.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	got := map[string]string{}
 	deadline := time.Now().Add(10 * time.Second)
-	for len(got) < 2 && time.Now().Before(deadline) {
+	for len(got) < 3 && time.Now().Before(deadline) {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
 		fs := dlq.PollFetches(pctx)
 		cancel()
@@ -68,11 +70,11 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 			}
 		})
 	}
-	if len(got) != 2 || got["p1"] == "" || got["p2"] == "" {
-		t.Fatalf("dead-lettered = %v, want p1 and p2 with reasons", got)
+	if len(got) != 3 || got["p1"] == "" || got["p2"] == "" || got["p3"] == "" {
+		t.Fatalf("dead-lettered = %v, want p1, p2 and p3 with reasons", got)
 	}
-	if n := metricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 2 {
-		t.Errorf("dead_lettered counter = %v, want 2", n)
+	if n := metricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 3 {
+		t.Errorf("dead_lettered counter = %v, want 3", n)
 	}
 }
 
