@@ -35,10 +35,15 @@ func readCRL(path string, issuer *x509.Certificate) (*x509.RevocationList, error
 
 // writeCRL signs a CRL with the given entries and number.
 func writeCRL(path string, now time.Time, ca *authority, number *big.Int, entries []x509.RevocationListEntry) (*x509.RevocationList, error) {
+	return writeCRLUntil(path, now, now.Add(CRLLifetime), ca, number, entries)
+}
+
+// writeCRLUntil signs a CRL valid until next.
+func writeCRLUntil(path string, now, next time.Time, ca *authority, number *big.Int, entries []x509.RevocationListEntry) (*x509.RevocationList, error) {
 	tmpl := &x509.RevocationList{
 		Number:                    number,
 		ThisUpdate:                now.UTC(),
-		NextUpdate:                now.Add(CRLLifetime).UTC(),
+		NextUpdate:                next.UTC(),
 		RevokedCertificateEntries: entries,
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.cert, ca.key)

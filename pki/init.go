@@ -118,6 +118,9 @@ func Init(ctx context.Context, opts InitOptions) (Report, error) {
 	if err != nil {
 		return r, err
 	}
+	if err := ensureRootCRL(&r, l, now, opts, root); err != nil {
+		return r, err
+	}
 	for _, env := range opts.Envs {
 		if err := ctx.Err(); err != nil {
 			return r, err

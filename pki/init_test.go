@@ -22,8 +22,8 @@ func TestInitIdempotent(t *testing.T) {
 	if n := r.Count(OpCreated) + r.Count(OpReplaced) + r.Count(OpRemoved); n != 0 {
 		t.Fatalf("second init changed %d files:\n%s", n, r)
 	}
-	// root cert and key + per env (ca, ca-key, chain, crl) + per leaf 7 files, + meta
-	if want := 2 + 2*4 + 2*2*7 + 1; r.Count(OpKept) != want {
+	// root cert, key and crl + per env (ca, ca-key, chain, crl) + per leaf 7 files, + meta
+	if want := 3 + 2*4 + 2*2*7 + 1; r.Count(OpKept) != want {
 		t.Fatalf("kept %d files, want %d:\n%s", r.Count(OpKept), want, r)
 	}
 	after, _ := os.ReadFile(l.CertFile("dev", "gateway"))
@@ -178,11 +178,36 @@ func TestInitDefaults(t *testing.T) {
 			t.Fatalf("%s leaves %v, %v", env, names, err)
 		}
 	}
-	if r.Count(OpCreated) != 2+3*4+3*7*7+1 {
+	if r.Count(OpCreated) != 3+3*4+3*7*7+1 {
 		t.Fatalf("created %d files", r.Count(OpCreated))
 	}
 	m, err := ReadMeta(dir)
 	if err != nil || m.TrustDomain != DefaultTrustDomain || m.KeyType != KeyECDSAP256 || m.LeafTTL != "720h0m0s" {
 		t.Fatalf("meta %+v, %v", m, err)
+	}
+}
+
+func TestRootCRL(t *testing.T) {
+	dir := newPKI(t, []string{"dev"}, []string{"client"})
+	l := Layout{Dir: dir}
+	root, err := readRoot(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crl, err := readCRL(l.RootCRL(), root)
+	if err != nil {
+		t.Fatalf("root crl: %v", err)
+	}
+	if got := crl.NextUpdate.Sub(crl.ThisUpdate); got != RootCRLLifetime {
+		t.Fatalf("root crl lifetime %v, want %v", got, RootCRLLifetime)
+	}
+	// Past half its life it is re-signed with a higher number.
+	r := runInit(t, dir, t0.Add(RootCRLLifetime/2+time.Hour))
+	if a, ok := r.Find("root/crl.pem"); !ok || a.Op != OpReplaced {
+		t.Fatalf("root crl at half life: %+v", a)
+	}
+	next, err := readCRL(l.RootCRL(), root)
+	if err != nil || next.Number.Cmp(crl.Number) <= 0 {
+		t.Fatalf("re-signed root crl number %v (was %v), %v", next.Number, crl.Number, err)
 	}
 }
