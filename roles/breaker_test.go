@@ -1,0 +1,82 @@
+package roles
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+)
+
+func TestBreakerStates(t *testing.T) {
+	now := time.Unix(0, 0)
+	b := newBreaker(2, 10*time.Second, nil)
+	b.now = func() time.Time { return now }
+	fail := errors.New("down")
+	steps := []struct {
+		name    string
+		advance time.Duration
+		outcome error // result reported when allowed
+		allowed bool
+		state   int
+	}{
+		{"closed lets calls through", 0, fail, true, breakerClosed},
+		{"second failure opens", 0, fail, true, breakerOpen},
+		{"open refuses", time.Second, nil, false, breakerOpen},
+		{"after cooldown one probe, which fails", 10 * time.Second, fail, true, breakerOpen},
+		{"open again refuses", time.Second, nil, false, breakerOpen},
+		{"next probe succeeds and closes", 10 * time.Second, nil, true, breakerClosed},
+		{"closed again", 0, nil, true, breakerClosed},
+	}
+	for _, s := range steps {
+		now = now.Add(s.advance)
+		err := b.allow()
+		if (err == nil) != s.allowed {
+			t.Fatalf("%s: allow() = %v, want allowed=%v", s.name, err, s.allowed)
+		}
+		if err == nil {
+			b.done(s.outcome)
+		}
+		if got := b.current(); got != s.state {
+			t.Fatalf("%s: state %d, want %d", s.name, got, s.state)
+		}
+	}
+}
+
+func TestBreakerHalfOpenAllowsOneProbe(t *testing.T) {
+	now := time.Unix(0, 0)
+	b := newBreaker(1, time.Second, nil)
+	b.now = func() time.Time { return now }
+	_ = b.allow()
+	b.done(errors.New("down"))
+	now = now.Add(2 * time.Second)
+	if err := b.allow(); err != nil {
+		t.Fatalf("probe refused: %v", err)
+	}
+	if err := b.allow(); !errors.Is(err, errBreakerOpen) {
+		t.Fatalf("second call while probing = %v, want errBreakerOpen", err)
+	}
+}
+
+// TestProducerDownOpensBreaker: with the producer gone, requests fail with
+// 503 after retries, the breaker opens (metric and health say so).
+func TestProducerDownOpensBreaker(t *testing.T) {
+	p := startPipeline(t)
+	p.stops["producer"]()
+	p.producer.Close()
+	c := p.client("dev", "client")
+	for i := 0; i < 3; i++ {
+		code, body := postJSON(t, c, p.url("/api/v1/logs"), "application/json", `{"message":"m","source":"s"}`)
+		if code != http.StatusServiceUnavailable || body["error"] == nil {
+			t.Fatalf("POST with the producer down: %d %v, want 503 with a reason", code, body)
+		}
+	}
+	if v := metricValue(t, p.gateway.metrics.reg, "logsys_circuit_breaker_state", map[string]string{"target": "producer"}); v != breakerOpen {
+		t.Fatalf("breaker state metric = %v, want %d (open)", v, breakerOpen)
+	}
+	if v, ok := health("api-gateway", p.gateway.tls, time.Hour, p.gateway.healthExtra); ok {
+		t.Fatalf("health with the breaker open = %+v, want unhealthy", v)
+	}
+	if n := metricValue(t, p.gateway.metrics.reg, "logsys_events_total", map[string]string{"role": "gateway", "result": "failed"}); n != 3 {
+		t.Errorf("failed events = %v, want 3", n)
+	}
+}
