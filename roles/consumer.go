@@ -21,15 +21,19 @@ import (
 // ConsumerConfig configures the role that moves events from Kafka to the
 // store.
 type ConsumerConfig struct {
-	Identity     Identity      `mapstructure:"tls"`
-	Addr         string        `mapstructure:"addr"`
-	LivenessAddr string        `mapstructure:"liveness_addr"`
-	Scrapers     []string      `mapstructure:"scrapers"`
-	Kafka        KafkaConfig   `mapstructure:"kafka"`
-	Group        string        `mapstructure:"group"`
-	MaxPoll      int           `mapstructure:"max_poll"`
-	RetryBackoff time.Duration `mapstructure:"retry_backoff"`
-	Store        store.Config  `mapstructure:"store"`
+	Identity     Identity    `mapstructure:"tls"`
+	Addr         string      `mapstructure:"addr"`
+	LivenessAddr string      `mapstructure:"liveness_addr"`
+	Scrapers     []string    `mapstructure:"scrapers"`
+	Kafka        KafkaConfig `mapstructure:"kafka"`
+	Group        string      `mapstructure:"group"`
+	// BatchSize is the most records written to the store at once.
+	BatchSize int `mapstructure:"batch_size"`
+	// FlushInterval is how long a partial batch may wait for more records
+	// before it is written; 0 writes whatever one poll returned.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
+	RetryBackoff  time.Duration `mapstructure:"retry_backoff"`
+	Store         store.Config  `mapstructure:"store"`
 	// ShutdownGrace bounds how long the batch in hand may take to be
 	// stored and committed after shutdown begins.
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
@@ -43,7 +47,7 @@ func DefaultConsumerConfig() ConsumerConfig {
 	return ConsumerConfig{
 		Identity: DefaultIdentity("consumer"), Addr: ":8082", LivenessAddr: "127.0.0.1:9082",
 		Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(), Group: "log-consumer-group",
-		MaxPoll: 5000, RetryBackoff: 200 * time.Millisecond,
+		BatchSize: 5000, RetryBackoff: 200 * time.Millisecond,
 		Store: store.Config{DataDir: ".logsys/store"}, ShutdownGrace: 15 * time.Second,
 	}
 }
@@ -63,8 +67,8 @@ func (c ConsumerConfig) Validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("group is required"))
 	}
-	if c.MaxPoll <= 0 || c.RetryBackoff <= 0 {
-		errs = append(errs, errors.New("max_poll and retry_backoff must be positive"))
+	if c.BatchSize <= 0 || c.RetryBackoff <= 0 || c.FlushInterval < 0 {
+		errs = append(errs, errors.New("batch_size and retry_backoff must be positive, flush_interval not negative"))
 	}
 	if c.SharedStore == nil {
 		if err := c.Store.Validate(); err != nil {
@@ -160,12 +164,12 @@ func (c *Consumer) Run(ctx context.Context) error {
 	go func() { srvErr <- c.srv.run(ctx) }()
 	c.log.Info("consumer started", "group", c.cfg.Group, "topic", c.cfg.Kafka.Topic, "health", c.Addr())
 	for ctx.Err() == nil {
-		fetches := c.client.PollRecords(ctx, c.cfg.MaxPoll)
+		fetches := c.poll(ctx)
 		if fetches.IsClientClosed() {
 			break
 		}
 		fetches.EachError(func(t string, p int32, err error) {
-			if !errors.Is(err, context.Canceled) {
+			if !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 				c.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
@@ -176,6 +180,26 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	c.client.Close() // leaves the group; uncommitted records are redelivered
 	return <-srvErr
+}
+
+// poll returns up to BatchSize records, waiting up to FlushInterval for a
+// partial batch to fill.
+func (c *Consumer) poll(ctx context.Context) kgo.Fetches {
+	fetches := c.client.PollRecords(ctx, c.cfg.BatchSize)
+	if c.cfg.FlushInterval <= 0 || fetches.IsClientClosed() {
+		return fetches
+	}
+	deadline := time.Now().Add(c.cfg.FlushInterval)
+	for n := fetches.NumRecords(); n < c.cfg.BatchSize && time.Now().Before(deadline) && ctx.Err() == nil; n = fetches.NumRecords() {
+		pctx, cancel := context.WithDeadline(ctx, deadline)
+		more := c.client.PollRecords(pctx, c.cfg.BatchSize-n)
+		cancel()
+		if more.IsClientClosed() {
+			break
+		}
+		fetches = append(fetches, more...)
+	}
+	return fetches
 }
 
 // handle stores one poll's records, dead-letters poison ones, then commits.

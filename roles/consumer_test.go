@@ -132,3 +132,24 @@ func TestShutdownLosesNoAcceptedEvent(t *testing.T) {
 		return true
 	})
 }
+
+// TestConsumerBatchesWithFlushInterval: a partial batch waits at most the
+// flush interval, then is written.
+func TestConsumerBatchesWithFlushInterval(t *testing.T) {
+	p := startPipeline(t)
+	p.stopConsumer()
+	p.startConsumerWith(func(c *ConsumerConfig) { c.BatchSize, c.FlushInterval = 100, 300*time.Millisecond })
+	c := p.client("dev", "client")
+	var ids []string
+	for i := 0; i < 3; i++ {
+		code, body := postJSON(t, c, p.url("/api/v1/logs"), "application/json", `{"message":"m","source":"flush"}`)
+		if code != 202 {
+			t.Fatalf("POST: %d %v", code, body)
+		}
+		ids = append(ids, body["data"].(map[string]any)["id"].(string))
+	}
+	eventually(t, 10*time.Second, "a partial batch to be flushed", func() bool {
+		seen := p.storedIDs()
+		return seen[ids[0]] == 1 && seen[ids[1]] == 1 && seen[ids[2]] == 1
+	})
+}

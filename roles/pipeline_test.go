@@ -108,9 +108,14 @@ func (p *pipeline) run(name string, run func(context.Context) error) {
 	}
 }
 
-func (p *pipeline) startConsumer() {
+func (p *pipeline) startConsumer() { p.startConsumerWith(nil) }
+
+func (p *pipeline) startConsumerWith(edit func(*ConsumerConfig)) {
 	p.t.Helper()
 	cc := DefaultConsumerConfig()
+	if edit != nil {
+		edit(&cc)
+	}
 	cc.Identity, cc.Addr, cc.LivenessAddr, cc.Logger = fastIdentity(p.pkiDir, "consumer"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
 	cc.Kafka.Brokers = p.broker.Addrs()
 	cc.SharedStore = p.store
