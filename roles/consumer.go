@@ -143,14 +143,8 @@ func (c *Consumer) listen() error {
 	mux.Handle("GET /readyz", hv)
 	mux.Handle("GET /api/v1/health", hv)
 	mux.Handle("GET /metrics", onlyNames(c.metrics.handler(), c.cfg.Scrapers...))
-	c.srv = &servers{log: c.log, main: newHTTPServer(mux), mainLn: ln, shutdown: c.cfg.ShutdownGrace}
-	if c.cfg.LivenessAddr != "" {
-		if c.srv.live, c.srv.liveLn, err = newLiveness(c.cfg.LivenessAddr); err != nil {
-			ln.Close()
-			return err
-		}
-	}
-	return nil
+	c.srv, err = newServers(c.log, newHTTPServer(mux), ln, c.cfg.LivenessAddr, c.cfg.ShutdownGrace)
+	return err
 }
 
 // Addr returns the bound HTTPS (health and metrics) address.
@@ -317,12 +311,7 @@ func (c *Consumer) Close() error {
 		if c.client != nil {
 			c.client.Close()
 		}
-		if c.srv != nil {
-			c.srv.mainLn.Close()
-			if c.srv.liveLn != nil {
-				c.srv.liveLn.Close()
-			}
-		}
+		c.srv.closeListeners()
 		c.closeStore()
 	})
 	return nil

@@ -171,14 +171,8 @@ func (g *Gateway) listen() error {
 		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	g.handler = mux
-	g.srv = &servers{log: g.log, main: newHTTPServer(mux), mainLn: ln, shutdown: g.cfg.ShutdownGrace}
-	if g.cfg.LivenessAddr != "" {
-		if g.srv.live, g.srv.liveLn, err = newLiveness(g.cfg.LivenessAddr); err != nil {
-			ln.Close()
-			return err
-		}
-	}
-	return nil
+	g.srv, err = newServers(g.log, newHTTPServer(mux), ln, g.cfg.LivenessAddr, g.cfg.ShutdownGrace)
+	return err
 }
 
 func (g *Gateway) healthExtra() []string {
@@ -209,12 +203,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 // Close releases what New acquired.
 func (g *Gateway) Close() error {
 	var errs []error
-	if g.srv != nil {
-		g.srv.mainLn.Close()
-		if g.srv.liveLn != nil {
-			g.srv.liveLn.Close()
-		}
-	}
+	g.srv.closeListeners()
 	if g.ownsStore && g.store != nil {
 		errs = append(errs, g.store.Close())
 	}

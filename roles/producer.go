@@ -166,14 +166,8 @@ func (p *Producer) listen() error {
 	if p.cfg.HTTP1 {
 		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
 	}
-	p.srv = &servers{log: p.log, main: srv, mainLn: ln, shutdown: p.cfg.ShutdownGrace}
-	if p.cfg.LivenessAddr != "" {
-		if p.srv.live, p.srv.liveLn, err = newLiveness(p.cfg.LivenessAddr); err != nil {
-			ln.Close()
-			return err
-		}
-	}
-	return nil
+	p.srv, err = newServers(p.log, srv, ln, p.cfg.LivenessAddr, p.cfg.ShutdownGrace)
+	return err
 }
 
 // Addr returns the bound HTTPS address.
@@ -254,10 +248,7 @@ func (p *Producer) Run(ctx context.Context) error {
 func (p *Producer) Close() error {
 	p.once.Do(func() {
 		p.client.Close()
-		p.srv.mainLn.Close()
-		if p.srv.liveLn != nil {
-			p.srv.liveLn.Close()
-		}
+		p.srv.closeListeners()
 	})
 	return nil
 }

@@ -78,6 +78,31 @@ type servers struct {
 	shutdown time.Duration
 }
 
+// newServers pairs the role's main server with its liveness listener
+// (none when liveAddr is empty). On error ln is closed.
+func newServers(log *slog.Logger, srv *http.Server, ln net.Listener, liveAddr string, grace time.Duration) (*servers, error) {
+	s := &servers{log: log, main: srv, mainLn: ln, shutdown: grace}
+	if liveAddr != "" {
+		var err error
+		if s.live, s.liveLn, err = newLiveness(liveAddr); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// closeListeners releases the listeners of servers that never ran.
+func (s *servers) closeListeners() {
+	if s == nil {
+		return
+	}
+	s.mainLn.Close()
+	if s.liveLn != nil {
+		s.liveLn.Close()
+	}
+}
+
 // newLiveness serves /healthz without TLS on a loopback address only.
 func newLiveness(addr string) (*http.Server, net.Listener, error) {
 	host, _, err := net.SplitHostPort(addr)
