@@ -53,6 +53,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.PersistentFlags().String("config", "", "configuration file (default: ./config.yaml when present)")
 	root.AddCommand(newPKICmd())
+	root.AddCommand(newHealthCmd())
 	for _, c := range roleCommands() {
 		root.AddCommand(c)
 	}
