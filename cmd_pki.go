@@ -27,6 +27,7 @@ func newPKICmd() *cobra.Command {
 	cmd.PersistentFlags().String("dir", "pki", "PKI directory")
 	cmd.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIInspectCmd(), newPKIVerifyCmd(),
 		newPKIRevokeCmd(), newPKIRotateCmd())
+	cmd.AddCommand(newPKISnippetsCmd())
 	return cmd
 }
 
