@@ -1,0 +1,73 @@
+package event
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+var benchInputs = map[string][]byte{
+	"minimal": []byte(`{"message":"hello","source":"bench"}`),
+	"typical": []byte(`{"level":"WARN","message":"GET /orders/42 200 3ms","source":"web","timestamp":"2026-01-02T15:04:05Z","metadata":{"host":"web-1","status":200}}`),
+}
+
+// BenchmarkDecode measures parsing and validating one client event.
+func BenchmarkDecode(b *testing.B) {
+	now := time.Now()
+	for name, in := range benchInputs {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Decode(in, now); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkValidate measures validation alone.
+func BenchmarkValidate(b *testing.B) {
+	e, err := Decode(benchInputs["typical"], time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := e.Validate(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMarshal measures encoding one event and a batch of 500 (the
+// gateway->producer body and the Kafka record value).
+func BenchmarkMarshal(b *testing.B) {
+	e, err := Decode(benchInputs["typical"], time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.Identity = "spiffe://logsys.local/dev/client"
+	b.Run("one", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(&e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	batch := make([]Event, 500)
+	for i := range batch {
+		batch[i] = e
+	}
+	b.Run("batch500", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := json.Marshal(batch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
+	})
+}
