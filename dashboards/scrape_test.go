@@ -33,7 +33,7 @@ var source = map[string]string{
 	"logsys_tls_certificate_expiry_seconds":        "every role: tlsx/metrics.go expiry collector (Source registered with Metrics)",
 	"logsys_tls_handshake_duration_seconds_bucket": "every role: tlsx Listener/Dialer ObserveHandshake",
 	"logsys_tls_handshake_failures_total":          "every role: tlsx initListener (zero series per reason)",
-	"logsys_tls_reloads_total":                     "every role: tlsx/metrics.go reloaded(), counted on each reload",
+	"logsys_tls_reloads_total":                     "every role: tlsx/metrics.go creates it only on the first reload; addSource should create {source, result=success|failure} at 0",
 }
 
 // TestRolesExportDashboardMetrics runs gateway, producer, consumer, the
