@@ -51,7 +51,7 @@ type Config struct {
 // DefaultConfig is the default run: under a minute on two cores.
 func DefaultConfig() Config {
 	return Config{
-		Arm: 2 * time.Second, Duration: 60 * time.Second, Conns: 64, Batch: 500,
+		Arm: 2 * time.Second, Duration: 55 * time.Second, Conns: 64, Batch: 500,
 		Handshakes: 150, StormClients: 5000, KeyTypes: []string{"ecdsa-p256", "ed25519", "rsa2048"},
 	}
 }
