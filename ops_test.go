@@ -465,6 +465,23 @@ var (
 // simple assignments and `for X in LIST; do ... done` loops. Paths tested
 // with [ -f ... ] first are also returned in optional.
 func pkiPaths(text string, env map[string]string) (paths []string, optional map[string]bool) {
+	optional = map[string]bool{}
+	for _, line := range expandScript(text, env) {
+		for _, m := range fileTests.FindAllStringSubmatch(line, -1) {
+			optional[m[1]] = true
+		}
+		for _, p := range pkiPath.FindAllString(line, -1) {
+			if !slices.Contains(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+	}
+	return paths, optional
+}
+
+// expandScript returns the lines of a compose shell script with loops
+// unrolled and variables from env and simple assignments substituted.
+func expandScript(text string, env map[string]string) []string {
 	vars := map[string]string{}
 	for k, v := range env {
 		vars[k] = v
@@ -478,7 +495,6 @@ func pkiPaths(text string, env map[string]string) (paths []string, optional map[
 			return m
 		})
 	}
-	optional = map[string]bool{}
 	var lines []string
 	var loopVar string
 	var loopItems, body []string
@@ -491,7 +507,7 @@ func pkiPaths(text string, env map[string]string) (paths []string, optional map[
 		case loopVar != "" && line == "done":
 			for _, item := range loopItems {
 				for _, b := range body {
-					lines = append(lines, strings.NewReplacer("$"+loopVar, item, "${"+loopVar+"}", item).Replace(b))
+					lines = append(lines, expand(strings.NewReplacer("$"+loopVar, item, "${"+loopVar+"}", item).Replace(b)))
 				}
 			}
 			loopVar = ""
@@ -501,21 +517,10 @@ func pkiPaths(text string, env map[string]string) (paths []string, optional map[
 			if a := assign.FindStringSubmatch(line); a != nil {
 				vars[a[1]] = expand(a[2])
 			}
-			lines = append(lines, line)
+			lines = append(lines, expand(line))
 		}
 	}
-	for _, line := range lines {
-		line = expand(line)
-		for _, m := range fileTests.FindAllStringSubmatch(line, -1) {
-			optional[m[1]] = true
-		}
-		for _, p := range pkiPath.FindAllString(line, -1) {
-			if !slices.Contains(paths, p) {
-				paths = append(paths, p)
-			}
-		}
-	}
-	return paths, optional
+	return lines
 }
 
 func TestPKIPaths(t *testing.T) {
@@ -669,5 +674,39 @@ func TestHealthReadinessOverMTLS(t *testing.T) {
 				t.Errorf("exit %d %q, want %d with %q", code, msg, tt.code, tt.reason)
 			}
 		})
+	}
+}
+
+// TestComposeKafkaSecrets: every file deploy/kafka/server.properties reads
+// from its secrets directory is one tls-init writes into that volume, and
+// every environment variable it reads is set on the kafka service.
+func TestComposeKafkaSecrets(t *testing.T) {
+	c := loadCompose(t)
+	props, err := os.ReadFile("deploy/kafka/server.properties")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const secrets = "/etc/kafka/secrets"
+	kafka, initSvc := c.Services["kafka"], c.Services["tls-init"]
+	if !slices.Contains(kafka.Volumes, "kafka-secrets:"+secrets+":ro") || !slices.Contains(initSvc.Volumes, "kafka-secrets:/out/kafka") {
+		t.Fatalf("kafka-secrets must be written by tls-init at /out/kafka and read by kafka at %s", secrets)
+	}
+	script := strings.Join(expandScript(strings.Join(initSvc.Command, "\n"), initSvc.Environment), "\n")
+	var names []string
+	for _, m := range regexp.MustCompile(`\$\{dir:`+secrets+`:([A-Za-z0-9_.-]+)\}|`+secrets+`/([A-Za-z0-9_.-]+)`).FindAllStringSubmatch(string(props), -1) {
+		names = append(names, m[1]+m[2])
+	}
+	if len(names) == 0 {
+		t.Fatal("server.properties names no file under " + secrets)
+	}
+	for _, n := range names {
+		if !regexp.MustCompile(`/out/kafka/` + regexp.QuoteMeta(n) + `\b`).MatchString(script) {
+			t.Errorf("server.properties reads %s/%s, which tls-init does not write", secrets, n)
+		}
+	}
+	for _, m := range regexp.MustCompile(`\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}`).FindAllStringSubmatch(string(props), -1) {
+		if kafka.Environment[m[1]] == "" {
+			t.Errorf("server.properties reads ${env:%s}, which the kafka service does not set", m[1])
+		}
 	}
 }
