@@ -54,6 +54,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().String("config", "", "configuration file (default: ./config.yaml when present)")
 	root.AddCommand(newPKICmd())
 	root.AddCommand(newHealthCmd())
+	root.AddCommand(newBenchCmd())
 	for _, c := range roleCommands() {
 		root.AddCommand(c)
 	}
