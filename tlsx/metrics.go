@@ -99,6 +99,10 @@ func (m *Metrics) addSource(s *Source) {
 	m.expiry.mu.Lock()
 	m.expiry.sources[s] = struct{}{}
 	m.expiry.mu.Unlock()
+	// Both series exist from the start, so that rates and alerts on
+	// reload failures are defined before the first reload.
+	m.reloads.WithLabelValues(s.cfg.Name, "success")
+	m.reloads.WithLabelValues(s.cfg.Name, "failure")
 }
 
 // RemoveSource stops exporting the expiry of s's certificates.
