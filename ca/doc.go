@@ -1,0 +1,20 @@
+// Package ca owns zero-touch certificate rotation: the online issuing
+// service `logsys ca` (Server), which holds one environment's intermediate
+// key and signs certificate requests over TLS, the single-use bootstrap
+// tokens that authorize a role's first certificate (NewToken), and the
+// client side (Renewer), which keeps a role's key, certificate and trust
+// bundle current in a state directory that a tlsx.Source hot-reloads.
+//
+// The identity of every certificate the Server signs comes from the token
+// or from the presented, still-valid client certificate, never from the
+// request: of a CSR only the public key is used, after its signature has
+// been checked.
+//
+// Wire protocol (JSON over HTTPS, TLS 1.3, one listener):
+//
+//	POST /v1/bootstrap {"token","csr"}  no client certificate needed
+//	POST /v1/renew     {"csr"}          requires a valid client certificate
+//	GET  /v1/trust                      the environment's current trust bundle and CRLs
+//
+// See README-section.md for the operator's view.
+package ca

@@ -1,0 +1,49 @@
+package ca
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Issuance methods (the `method` label).
+const (
+	MethodBootstrap = "bootstrap"
+	MethodRenew     = "renew"
+)
+
+// metrics are the Server's counters. A nil *metrics records nothing.
+type metrics struct {
+	issued  *prometheus.CounterVec
+	refused *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		return nil, nil
+	}
+	m := &metrics{
+		issued: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_ca_issued_total",
+			Help: "Certificates issued by logsys ca, by environment, workload name and method (bootstrap, renew).",
+		}, []string{"env", "name", "method"}),
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_ca_refused_total",
+			Help: "Issuance requests refused by logsys ca, by environment and reason.",
+		}, []string{"env", "reason"}),
+	}
+	for _, c := range []prometheus.Collector{m.issued, m.refused} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) issue(env, name, method string) {
+	if m != nil {
+		m.issued.WithLabelValues(env, name, method).Inc()
+	}
+}
+
+func (m *metrics) refuse(env, reason string) {
+	if m != nil {
+		m.refused.WithLabelValues(env, reason).Inc()
+	}
+}

@@ -1,0 +1,215 @@
+package ca
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"logsys/tlsx"
+)
+
+// Server defaults.
+const (
+	DefaultAddr         = ":8443"
+	DefaultPublishDelay = 15 * time.Minute
+	DefaultPollInterval = 5 * time.Second
+)
+
+// Config configures a Server: one environment of one PKI directory.
+type Config struct {
+	// Dir is the `logsys pki init` directory; Env the environment whose
+	// intermediate key signs.
+	Dir, Env string
+	// Addr is the HTTPS listen address used by Run.
+	Addr string
+	// LeafTTL is the lifetime of issued certificates (MinLeafTTL at least).
+	LeafTTL time.Duration
+	// PublishDelay is how long a new intermediate (ca.pem replaced by
+	// `logsys pki rotate --intermediate`, judged by the file's mtime) is
+	// only published in the trust bundle before leaves are signed by it.
+	// Zero switches at once; DefaultConfig sets DefaultPublishDelay.
+	PublishDelay time.Duration
+	// Hosts are extra SANs (DNS names or IPs) of the CA's own certificate,
+	// so roles can reach it by those names.
+	Hosts []string
+	// PollInterval between re-reads of the PKI directory.
+	PollInterval time.Duration
+	Logger       *slog.Logger
+	// Registerer receives logsys_ca_* metrics (optional).
+	Registerer prometheus.Registerer
+	// TLSMetrics receives handshake metrics of the listener (optional).
+	TLSMetrics *tlsx.Metrics
+	Now        func() time.Time
+}
+
+// DefaultConfig returns the defaults of every field but Dir and Env.
+func DefaultConfig() Config {
+	return Config{Addr: DefaultAddr, LeafTTL: DefaultLeafTTL, PublishDelay: DefaultPublishDelay, PollInterval: DefaultPollInterval}
+}
+
+// Validate fills zero durations and the address with defaults (except
+// PublishDelay, where zero means no delay) and checks the rest.
+func (c *Config) Validate() error {
+	if c.Dir == "" || c.Env == "" {
+		return errors.New("ca config: dir and env are required")
+	}
+	if !labelRE.MatchString(c.Env) {
+		return fmt.Errorf("ca config: invalid env %q", c.Env)
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.LeafTTL == 0 {
+		c.LeafTTL = DefaultLeafTTL
+	}
+	if c.LeafTTL < MinLeafTTL {
+		return fmt.Errorf("ca config: leaf ttl %v is below the minimum %v", c.LeafTTL, MinLeafTTL)
+	}
+	if c.PublishDelay < 0 {
+		return fmt.Errorf("ca config: negative publish delay %v", c.PublishDelay)
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Server is `logsys ca`: it signs certificate requests of one
+// environment, authorized by a bootstrap token or by the client's current
+// certificate, and publishes the environment's trust bundle.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics
+
+	mu      sync.Mutex // serializes reloads and serving certificate renewals
+	lastErr string     // last reload error logged, to log each once
+	st      atomic.Pointer[envState]
+	serving atomic.Pointer[serving]
+}
+
+// New loads the environment from the PKI directory and prepares the CA's
+// serving certificate.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("ca metrics: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "ca", "env", cfg.Env), m: m}
+	if _, err := s.reload(cfg.Now()); err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	if _, err := s.currentServing(cfg.Now()); err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	return s, nil
+}
+
+// Reload re-reads the PKI directory now. On failure the previous state
+// stays in use.
+func (s *Server) Reload() error {
+	_, err := s.reload(s.cfg.Now())
+	return err
+}
+
+// reload loads the environment; on failure it returns the previous state
+// (if any) with the error.
+func (s *Server) reload(now time.Time) (*envState, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, err := loadState(s.cfg.Dir, s.cfg.Env, now, s.cfg.PublishDelay)
+	if err != nil {
+		if msg := err.Error(); msg != s.lastErr {
+			s.lastErr = msg
+			s.log.Warn("pki directory unreadable; keeping the previous state", "err", err)
+		}
+		return s.st.Load(), err
+	}
+	s.lastErr = ""
+	old := s.st.Swap(st)
+	switch {
+	case old == nil:
+		s.log.Info("ca loaded", "intermediate", st.cur.cert.Subject.CommonName, "signing_with", serialOf(st.signer.cert),
+			"overlap", st.prev != nil)
+	case !old.cur.cert.Equal(st.cur.cert):
+		s.log.Info("new intermediate published in the trust bundle", "serial", serialOf(st.cur.cert),
+			"signing_from", st.publishedAt.Add(s.cfg.PublishDelay))
+	}
+	if old != nil && !old.signer.cert.Equal(st.signer.cert) {
+		s.log.Info("leaves are now signed by another intermediate", "serial", serialOf(st.signer.cert))
+	}
+	return st, nil
+}
+
+// Run listens on cfg.Addr and serves until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ca: listen: %w", err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves HTTPS on ln (closing it when done) and re-reads the PKI
+// directory every PollInterval, until ctx ends.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	tl := tlsx.NewListener(ln, s.TLSConfig(), s.cfg.TLSMetrics, "ca", tlsx.WithLogger(s.log))
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(s.cfg.PollInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_ = srv.Shutdown(sctx)
+				cancel()
+				return
+			case <-t.C:
+				_, _ = s.reload(s.cfg.Now()) // logged inside
+			}
+		}
+	}()
+	s.log.Info("ca listening", "addr", ln.Addr().String(), "leaf_ttl", s.cfg.LeafTTL, "publish_delay", s.cfg.PublishDelay)
+	err := srv.Serve(tl)
+	<-done
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("ca: serve: %w", err)
+}
+
+// Handler returns the API (see the package documentation).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+PathBootstrap, func(w http.ResponseWriter, r *http.Request) { s.issue(w, r, MethodBootstrap) })
+	mux.HandleFunc("POST "+PathRenew, func(w http.ResponseWriter, r *http.Request) { s.issue(w, r, MethodRenew) })
+	mux.HandleFunc("GET "+PathTrust, s.trust)
+	return mux
+}

@@ -1,0 +1,173 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"time"
+
+	"logsys/pki"
+)
+
+// authority is an intermediate with its signing key.
+type authority struct {
+	cert *x509.Certificate
+	key  crypto.Signer
+}
+
+// envState is one consistent reading of the environment from the PKI
+// directory. It is immutable once loaded.
+type envState struct {
+	td    string
+	hosts []string
+	root  *x509.Certificate
+	cur   *authority
+	prev  *authority // nil outside an overlap window
+	// signer issues new leaves: prev while the current intermediate is
+	// younger (on disk) than the publication delay, cur otherwise.
+	signer      *authority
+	publishedAt time.Time // mtime of ca.pem
+	crls        []*x509.RevocationList
+	crlPEM      []byte
+	pool        *x509.CertPool // the env's intermediates: client trust anchors
+}
+
+// loadState reads the environment env of the PKI directory dir. Every
+// certificate, key and CRL is checked; any inconsistency (for example a
+// rotation half written) is an error, and the caller keeps its old state.
+func loadState(dir, env string, now time.Time, publishDelay time.Duration) (*envState, error) {
+	l := pki.Layout{Dir: dir}
+	m, err := pki.ReadMeta(dir)
+	if err != nil {
+		return nil, err
+	}
+	roots, err := pki.ReadCertificates(l.RootCert())
+	if err != nil {
+		return nil, err
+	}
+	s := &envState{td: m.TrustDomain, hosts: m.Hosts, root: roots[0], pool: x509.NewCertPool()}
+	if s.cur, err = readAuthority(l.CACert(env), l.CAKey(env), s.root, now); err != nil {
+		return nil, err
+	}
+	if s.cur == nil {
+		return nil, fmt.Errorf("%s: the current intermediate of %s has expired", l.CACert(env), env)
+	}
+	fi, err := os.Stat(l.CACert(env))
+	if err != nil {
+		return nil, fmt.Errorf("stat intermediate: %w", err)
+	}
+	s.publishedAt = fi.ModTime()
+	if _, err := os.Stat(l.PrevCACert(env)); err == nil {
+		if s.prev, err = readAuthority(l.PrevCACert(env), l.PrevCAKey(env), s.root, now); err != nil {
+			return nil, err
+		}
+	}
+	s.signer = s.cur
+	if s.prev != nil && now.Before(s.publishedAt.Add(publishDelay)) {
+		s.signer = s.prev
+	}
+	s.pool.AddCert(s.cur.cert)
+	if err := s.addCRL(l.CRLFile(env), s.cur.cert); err != nil {
+		return nil, err
+	}
+	if s.prev != nil {
+		s.pool.AddCert(s.prev.cert)
+		if err := s.addCRL(l.PrevCRLFile(env), s.prev.cert); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// readAuthority reads an intermediate and its key, checks that they match
+// and that the root signed the certificate. An expired intermediate is
+// returned as nil.
+func readAuthority(certPath, keyPath string, root *x509.Certificate, now time.Time) (*authority, error) {
+	certs, err := pki.ReadCertificates(certPath)
+	if err != nil {
+		return nil, err
+	}
+	cert := certs[0]
+	if !cert.IsCA {
+		return nil, fmt.Errorf("%s: not a CA certificate", certPath)
+	}
+	if err := cert.CheckSignatureFrom(root); err != nil {
+		return nil, fmt.Errorf("%s: not signed by the root: %w", certPath, err)
+	}
+	if !now.Before(cert.NotAfter) {
+		return nil, nil
+	}
+	key, err := pki.ReadPrivateKey(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%s: does not match %s", keyPath, certPath)
+	}
+	return &authority{cert: cert, key: key}, nil
+}
+
+// addCRL reads the CRL at path (a missing file means nothing is revoked)
+// and checks that issuer signed it.
+func (s *envState) addCRL(path string, issuer *x509.Certificate) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read crl: %w", err)
+	}
+	b, _ := pem.Decode(data)
+	if b == nil || b.Type != "X509 CRL" {
+		return fmt.Errorf("%s: no PEM X509 CRL block", path)
+	}
+	crl, err := x509.ParseRevocationList(b.Bytes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := crl.CheckSignatureFrom(issuer); err != nil {
+		return fmt.Errorf("%s: not signed by %q: %w", path, issuer.Subject.CommonName, err)
+	}
+	s.crls = append(s.crls, crl)
+	s.crlPEM = append(s.crlPEM, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl.Raw})...)
+	return nil
+}
+
+func (s *envState) revoked(serial *big.Int) bool {
+	for _, crl := range s.crls {
+		for _, e := range crl.RevokedCertificateEntries {
+			if e.SerialNumber.Cmp(serial) == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// intermediate returns our intermediate that signed c, or nil.
+func (s *envState) intermediate(c *x509.Certificate) *authority {
+	for _, a := range []*authority{s.cur, s.prev} {
+		if a != nil && c.CheckSignatureFrom(a.cert) == nil {
+			return a
+		}
+	}
+	return nil
+}
+
+// trust is what every member of the environment should trust now, in the
+// pki layout: ca.pem is the current intermediate, ca-chain.pem adds the
+// root, bundle.pem (only during an overlap) holds both intermediates and
+// the root, crl.pem holds every CRL of the environment.
+func (s *envState) trust() Trust {
+	t := Trust{CA: string(encodeCerts(s.cur.cert)), Chain: string(encodeCerts(s.cur.cert, s.root)), CRL: string(s.crlPEM)}
+	if s.prev != nil {
+		t.Bundle = string(encodeCerts(s.cur.cert, s.prev.cert, s.root))
+	}
+	return t
+}
