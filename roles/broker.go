@@ -19,8 +19,13 @@ type BrokerConfig struct {
 	Partitions int32    `mapstructure:"partitions"`
 	Topics     []string `mapstructure:"topics"`
 	// Clients are the identity names that may connect.
-	Clients []string     `mapstructure:"clients"`
-	Logger  *slog.Logger `mapstructure:"-"`
+	Clients []string `mapstructure:"clients"`
+	// SyncWrites fsyncs every produced batch before acknowledging it. Off
+	// by default, like Kafka (log.flush.interval.messages): acknowledged
+	// data survives a crash of the process (it is in the page cache), not
+	// of the machine.
+	SyncWrites bool         `mapstructure:"sync_writes"`
+	Logger     *slog.Logger `mapstructure:"-"`
 }
 
 // DefaultBrokerConfig returns the embedded broker's defaults.
@@ -82,7 +87,10 @@ func NewBroker(cfg BrokerConfig) (*Broker, error) {
 		kfake.SeedTopics(cfg.Partitions, cfg.Topics...),
 	}
 	if cfg.DataDir != "" {
-		opts = append(opts, kfake.DataDir(cfg.DataDir), kfake.SyncWrites())
+		opts = append(opts, kfake.DataDir(cfg.DataDir))
+		if cfg.SyncWrites {
+			opts = append(opts, kfake.SyncWrites())
+		}
 	}
 	if b.cluster, err = kfake.NewCluster(opts...); err != nil {
 		return nil, fmt.Errorf("start embedded broker on port %d: %w", cfg.Port, err)
