@@ -1,10 +1,6 @@
 package it
 
 import (
-	"context"
-	"fmt"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -45,99 +41,19 @@ func TestBootstrapFlip(t *testing.T) {
 		t.Fatalf("bootstrap mode: ANONYMOUS produce: want an authorization error, got %v", err)
 	}
 
-	id := runID()
-	prod := client(t, c, "producer", kgo.DefaultProduceTopic(TopicEvents), kgo.RecordDeliveryTimeout(2*time.Minute))
-	var (
-		mu    sync.Mutex
-		acked []int
-		errs  []error
-	)
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		// Bounded: at most 2000 records, one every 50ms.
-		for i := 0; i < 2000 && ctx.Err() == nil; i++ {
-			pctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			err := prod.ProduceSync(pctx, &kgo.Record{Key: []byte(id), Value: []byte(strconv.Itoa(i))}).FirstErr()
-			cancel()
-			mu.Lock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("record %d: %w", i, err))
-			} else {
-				acked = append(acked, i)
-			}
-			mu.Unlock()
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
-	ackedNow := func() int { mu.Lock(); defer mu.Unlock(); return len(acked) }
-	waitAcks := func(n int) {
-		deadline := time.Now().Add(2 * time.Minute)
-		for ackedNow() < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("producer stuck at %d acknowledged records, want %d", ackedNow(), n)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	waitAcks(5)
+	pl := startProducing(t, c)
+	pl.waitAcks(t, 5)
 	ctl(t, c, "client-auth", "required")
 	restored = true
-	waitAcks(ackedNow() + 10) // the same client, reconnected after the restart
-	stop()
-	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatalf("%d records failed across the flip, first: %v", len(errs), errs[0])
-	}
+	pl.waitAcks(t, pl.count()+10) // the same client, reconnected after the restart
+	acked := pl.stop(t)
 
 	if err := apiVersions(c.Brokers[0], noCert); !isTLSRefusal(err) {
 		t.Fatalf("after the flip: want a TLS alert for a client without certificate, got %v", err)
 	}
-	missing := consumeKeys(t, c, id, acked)
+	missing := consumeKeys(t, c, pl.id, acked)
 	if len(missing) > 0 {
 		t.Fatalf("%d of %d acknowledged records lost across the flip: %v", len(missing), len(acked), missing)
 	}
 	t.Logf("%d records acknowledged across the flip, none lost", len(acked))
-}
-
-// consumeKeys reads every partition of the events topic from the start as
-// the consumer (no group) and returns the values of want not found under
-// key id.
-func consumeKeys(t *testing.T, c Cluster, id string, want []int) []int {
-	t.Helper()
-	parts := map[int32]kgo.Offset{}
-	for p := range int32(Partitions) {
-		parts[p] = kgo.NewOffset().AtStart()
-	}
-	cons := client(t, c, "consumer", kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{TopicEvents: parts}))
-	seen := map[int]bool{}
-	missing := func() []int {
-		var m []int
-		for _, v := range want {
-			if !seen[v] {
-				m = append(m, v)
-			}
-		}
-		return m
-	}
-	ctx := timeout(t, time.Minute)
-	for len(missing()) > 0 && ctx.Err() == nil {
-		fs := cons.PollFetches(ctx)
-		for _, e := range fs.Errors() {
-			if ctx.Err() == nil {
-				t.Fatalf("fetch %s/%d: %v", e.Topic, e.Partition, e.Err)
-			}
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if string(r.Key) == id {
-				if v, err := strconv.Atoi(string(r.Value)); err == nil {
-					seen[v] = true
-				}
-			}
-		})
-	}
-	return missing()
 }

@@ -12,7 +12,8 @@
 #   it/kafka.sh status              which nodes run (exit 1 when none)
 #   it/kafka.sh stop [N]            stop every node, or node N (SIGTERM, then SIGKILL)
 #   it/kafka.sh kill N              SIGKILL node N (fault tests)
-#   it/kafka.sh start-node N        start a stopped node N again, keeping its data
+#   it/kafka.sh start-node N        start a stopped node N again, keeping its data, and
+#                                   wait until every replica is in sync
 #   it/kafka.sh client-auth MODE    set the client listener's ssl.client.auth to
 #                                   required|requested|none: rewrites each node's
 #                                   configuration and restarts the nodes one at a
@@ -315,8 +316,10 @@ kill)
 start-node)
   [ $# -eq 2 ] || die "usage: $0 start-node N"
   [ -f "$STATE" ] || die "not started"
+  [ -x "$CTL" ] || build_ctl
   start_node "$2"
   wait_port "$2"
+  ctl wait -rf "$(rf)" >&2 || die "node $2 did not catch up"
   ;;
 client-auth)
   [ $# -eq 2 ] || die "usage: $0 client-auth required|requested|none"

@@ -130,7 +130,7 @@ func TestACLs(t *testing.T) {
 	}
 	// Partition 0 of both topics must hold a record for the read checks.
 	for _, r := range []struct{ name, topic string }{{"producer", TopicEvents}, {"consumer", TopicDLQ}} {
-		cl := client(t, c, r.name)
+		cl := client(t, c, r.name, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 		rec := &kgo.Record{Topic: r.topic, Partition: 0, Value: []byte("seed")}
 		if err := cl.ProduceSync(timeout(t, 30*time.Second), rec).FirstErr(); err != nil {
 			t.Fatalf("seed %s as %s: %v", r.topic, r.name, err)
