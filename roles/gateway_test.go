@@ -303,3 +303,27 @@ func TestConsumerRestartLosesNothing(t *testing.T) {
 		return true
 	})
 }
+
+// TestProducerValidatesBatches: even the gateway cannot put a bad event
+// into Kafka; the answer names the event.
+func TestProducerValidatesBatches(t *testing.T) {
+	p := startPipeline(t)
+	c := p.client("dev", "gateway")
+	url := "https://" + p.producer.Addr() + "/internal/v1/events"
+	cases := []struct {
+		body  string
+		code  int
+		field string
+	}{
+		{`[{"id":"a","level":"INFO","message":"m","source":"s","timestamp":"2026-01-01T00:00:00Z"}]`, 202, ""},
+		{`[{"id":"a","level":"INFO","message":"m","source":"s","timestamp":"2026-01-01T00:00:00Z"},{"id":"b","level":"INFO","source":"s","timestamp":"2026-01-01T00:00:00Z"}]`, 400, "events[1]"},
+		{`[1]`, 400, "events[0]"},
+		{`{"id":"a"}`, 400, "body"},
+	}
+	for _, tc := range cases {
+		code, body := postJSON(t, c, url, "application/json", tc.body)
+		if code != tc.code || (tc.field != "" && body["field"] != tc.field) {
+			t.Errorf("%s: got %d %v, want %d naming %q", tc.body, code, body, tc.code, tc.field)
+		}
+	}
+}

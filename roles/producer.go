@@ -179,23 +179,25 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var evs []event.Event
-	if err := json.Unmarshal(body, &evs); err != nil {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
 		writeFieldErr(w, "body", "must be a JSON array of events")
 		return
 	}
-	recs := make([]*kgo.Record, len(evs))
-	for i := range evs {
-		if err := evs[i].Validate(); err != nil {
+	recs := make([]*kgo.Record, len(raws))
+	for i, raw := range raws {
+		// Validated again here: the gateway is trusted to send events,
+		// not to send only good ones. The bytes go to Kafka as received.
+		var ev event.Event
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			writeFieldErr(w, fmt.Sprintf("events[%d]", i), "is not a JSON event")
+			return
+		}
+		if err := ev.Validate(); err != nil {
 			writeFieldErr(w, fmt.Sprintf("events[%d]", i), err.Error())
 			return
 		}
-		val, err := json.Marshal(&evs[i])
-		if err != nil {
-			writeFieldErr(w, fmt.Sprintf("events[%d]", i), "cannot be encoded")
-			return
-		}
-		recs[i] = &kgo.Record{Key: []byte(evs[i].ID), Value: val}
+		recs[i] = &kgo.Record{Key: []byte(ev.ID), Value: raw}
 	}
 	if err := p.produce(r.Context(), recs); err != nil {
 		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(len(recs)))
