@@ -69,7 +69,7 @@ case "$PORT" in *[!0-9]* | '') die "LOGSYS_KAFKA_PORT must be a number" ;; esac
 
 # State of a started cluster, so that env/stop/start-node need no settings.
 STATE=$HOME_DIR/cluster.env
-if [ -f "$STATE" ] && [ "${1:-}" != start ]; then
+if [ -f "$STATE" ] && [ "${1:-}" != start ] && [ "${1:-}" != fetch ]; then
   # shellcheck source=/dev/null
   source "$STATE"
 fi

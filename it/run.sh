@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# `just it`: the test suite against real services. Creates a PKI under
+# .cache/it-pki, starts PostgreSQL (.ci/postgres.sh) and Apache Kafka
+# (it/kafka.sh), runs the tests with CI semantics (a missing service
+# fails), and stops both services again.
+#
+#   it/run.sh                  every package (go test -race -p 1 ./...)
+#   it/run.sh ./it/... -run X  only what is given
+#
+# LOGSYS_KAFKA_NODES=3 runs Kafka as a 3-node cluster (adds the failover
+# test); LOGSYS_IT_KEEP=1 leaves the services running afterwards.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CI="${CI:-true}"
+
+pki="$PWD/.cache/it-pki"
+rm -rf "$pki"
+go run . pki init --dir "$pki" --envs dev,staging >/dev/null
+
+cleanup() {
+  [ "${LOGSYS_IT_KEEP:-}" = 1 ] && return
+  it/kafka.sh stop >/dev/null 2>&1 || true
+  [ -x .ci/postgres.sh ] && .ci/postgres.sh stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+if [ -x .ci/postgres.sh ]; then
+  eval "$(.ci/postgres.sh start "$pki")"
+fi
+eval "$(it/kafka.sh start "$pki")"
+export LOGSYS_TEST_PKI="$pki"
+
+if [ $# -eq 0 ]; then set -- ./...; fi
+go test -race -count=1 -p 1 -timeout 25m "$@"
