@@ -7,7 +7,8 @@ logsys pki init --dir "$ci_pki" --envs dev,staging >/dev/null
 export LOGSYS_TEST_PKI="$ci_pki"
 
 stamp "postgres"
-eval "$(.ci/postgres.sh start "$ci_pki")"
+pgenv=$(.ci/postgres.sh start "$ci_pki")
+eval "$pgenv"
 trap '.ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
 
 stamp "promtool"
@@ -15,6 +16,7 @@ bash .ci/promtool.sh
 
 if [ -x it/kafka.sh ]; then
   stamp "kafka"
-  eval "$(it/kafka.sh start "$ci_pki")"
+  kenv=$(it/kafka.sh start "$ci_pki")
+  eval "$kenv"
   trap '.ci/postgres.sh stop >/dev/null 2>&1 || true; it/kafka.sh stop >/dev/null 2>&1 || true' EXIT
 fi
