@@ -143,6 +143,9 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 		return s.st.Load(), err
 	}
 	s.lastErr = ""
+	if old := s.st.Load(); old != nil && old.same(st) {
+		return old, nil // unchanged: keep the derived TLS configuration (and its ticket keys)
+	}
 	old := s.st.Swap(st)
 	switch {
 	case old == nil:

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,6 +10,7 @@ import (
 	"io/fs"
 	"math/big"
 	"os"
+	"slices"
 	"time"
 
 	"logsys/pki"
@@ -137,6 +139,14 @@ func (s *envState) addCRL(path string, issuer *x509.Certificate) error {
 	s.crls = append(s.crls, crl)
 	s.crlPEM = append(s.crlPEM, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl.Raw})...)
 	return nil
+}
+
+// same reports whether o holds the same certificates, signer, CRLs and
+// hosts as s.
+func (s *envState) same(o *envState) bool {
+	eq := func(a, b *authority) bool { return (a == nil) == (b == nil) && (a == nil || a.cert.Equal(b.cert)) }
+	return s.td == o.td && slices.Equal(s.hosts, o.hosts) && s.root.Equal(o.root) &&
+		eq(s.cur, o.cur) && eq(s.prev, o.prev) && eq(s.signer, o.signer) && bytes.Equal(s.crlPEM, o.crlPEM)
 }
 
 func (s *envState) revoked(serial *big.Int) bool {
