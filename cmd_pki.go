@@ -28,6 +28,7 @@ func newPKICmd() *cobra.Command {
 	cmd.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIInspectCmd(), newPKIVerifyCmd(),
 		newPKIRevokeCmd(), newPKIRotateCmd())
 	cmd.AddCommand(newPKISnippetsCmd())
+	cmd.AddCommand(newTokenCmd())
 	return cmd
 }
 

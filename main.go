@@ -55,6 +55,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newPKICmd())
 	root.AddCommand(newHealthCmd())
 	root.AddCommand(newBenchCmd())
+	root.AddCommand(newCACmd())
 	for _, c := range roleCommands() {
 		root.AddCommand(c)
 	}

@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
+	"logsys/ca"
 	"logsys/store"
 )
 
@@ -26,6 +28,13 @@ type AllConfig struct {
 	// StoreDSN selects PostgreSQL; empty means the embedded store under
 	// DataDir/store.
 	StoreDSN string `mapstructure:"store_dsn"`
+	// UseCA runs an online CA (`logsys ca`) for the environment: the roles
+	// make their own keys, get LeafTTL certificates from it with single-use
+	// tokens, and renew them at 2/3 of their lifetime. Off: the roles read
+	// the `logsys pki init` files.
+	UseCA   bool          `mapstructure:"use_ca"`
+	CAAddr  string        `mapstructure:"ca_addr"`
+	LeafTTL time.Duration `mapstructure:"leaf_ttl"`
 	// Out receives the human summary (where everything is, a curl line).
 	Out    io.Writer    `mapstructure:"-"`
 	Logger *slog.Logger `mapstructure:"-"`
@@ -36,6 +45,7 @@ func DefaultAllConfig() AllConfig {
 	return AllConfig{
 		DataDir: ".logsys", Gateway: DefaultGatewayConfig(), Producer: DefaultProducerConfig(),
 		Consumer: DefaultConsumerConfig(), Broker: DefaultBrokerConfig(),
+		UseCA: true, CAAddr: "127.0.0.1:8443", LeafTTL: time.Hour,
 	}
 }
 
@@ -59,6 +69,10 @@ type All struct {
 	cfg      AllConfig
 	log      *slog.Logger
 	broker   *Broker
+	ca       *ca.Server
+	caURL    string
+	caStop   context.CancelFunc
+	caDone   chan struct{}
 	store    store.Store
 	producer *Producer
 	consumer *Consumer
@@ -83,6 +97,16 @@ func NewAll(ctx context.Context, cfg AllConfig) (a *All, err error) {
 	}
 	if err := ensurePKI(ctx, cfg.Gateway.Identity.PKIDir, cfg.Gateway.Identity.TrustDomain, a.log); err != nil {
 		return nil, err
+	}
+	if cfg.UseCA {
+		if err := a.startCA(cfg); err != nil {
+			return nil, err
+		}
+		for _, id := range []*Identity{&cfg.Gateway.Identity, &cfg.Producer.Identity, &cfg.Consumer.Identity, &cfg.Broker.Identity} {
+			if err := a.enroll(cfg, id); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if a.broker, err = NewBroker(cfg.Broker); err != nil {
 		return nil, err
@@ -178,7 +202,49 @@ func (a *All) Close() error {
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 	}
+	if a.caStop != nil {
+		a.caStop()
+		<-a.caDone
+	}
 	return errors.Join(errs...)
+}
+
+// startCA serves the environment's online CA on loopback.
+func (a *All) startCA(cfg AllConfig) error {
+	id := cfg.Gateway.Identity
+	cc := ca.DefaultConfig()
+	cc.Dir, cc.Env, cc.Addr, cc.LeafTTL, cc.Logger = id.PKIDir, id.Env, cfg.CAAddr, cfg.LeafTTL, logger(cfg.Logger, "ca")
+	cc.Hosts = []string{"localhost", "127.0.0.1"}
+	srv, err := ca.New(cc)
+	if err != nil {
+		return fmt.Errorf("all: ca: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.CAAddr)
+	if err != nil {
+		return fmt.Errorf("all: ca: listen on %s: %w", cfg.CAAddr, err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	a.ca, a.caURL, a.caStop, a.caDone = srv, "https://"+loopbackURLHost(ln.Addr().String()), stop, make(chan struct{})
+	go func() {
+		defer close(a.caDone)
+		if err := srv.Serve(ctx, ln); err != nil {
+			a.log.Error("ca stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// enroll points a role at the CA with a fresh single-use token; the role
+// keeps its key and certificate under DataDir/identities/<name>.
+func (a *All) enroll(cfg AllConfig, id *Identity) error {
+	tok, _, err := ca.NewToken(ca.TokenOptions{Dir: id.PKIDir, Env: id.Env, Name: id.Name, TTL: 15 * time.Minute})
+	if err != nil {
+		return fmt.Errorf("all: token for %s: %w", id.Name, err)
+	}
+	id.CAURL, id.CAToken = a.caURL, tok
+	id.CABundle = filepath.Join(id.PKIDir, id.Env, "ca-chain.pem")
+	id.StateDir = filepath.Join(cfg.DataDir, "identities", id.Name)
+	return nil
 }
 
 func (a *All) printSummary() {
@@ -195,6 +261,10 @@ func (a *All) printSummary() {
 		return p
 	}
 	gw := loopbackURLHost(a.gateway.Addr())
+	certs := "files from " + abs(pkiDir) + " (logsys pki)"
+	if a.ca != nil {
+		certs = fmt.Sprintf("online CA %s: %s leaves, renewed at 2/3 of their life, keys under %s", a.caURL, a.cfg.LeafTTL, abs(filepath.Join(a.cfg.DataDir, "identities")))
+	}
 	storeWhere := a.cfg.Gateway.Store.DataDir + " (embedded)"
 	if a.cfg.StoreDSN != "" {
 		storeWhere = "PostgreSQL (DSN from config)"
@@ -207,6 +277,7 @@ func (a *All) printSummary() {
   broker    %v   (embedded, mTLS, data in %s)
   store     %s
   pki       %s
+  certs     %s
 
 Send an event:
   curl --cacert %s/ca-chain.pem --cert %s/cert.pem --key %s/key.pem \
@@ -217,7 +288,7 @@ Read recent events:
   curl --cacert %s/ca-chain.pem --cert %s/cert.pem --key %s/key.pem https://%s/api/v1/logs
 
 `, env, gw, a.cfg.Gateway.Clients, loopbackURLHost(a.producer.Addr()), a.cfg.Producer.Callers,
-		loopbackURLHost(a.consumer.Addr()), a.broker.Addrs(), abs(a.cfg.Broker.DataDir), storeWhere, abs(pkiDir),
+		loopbackURLHost(a.consumer.Addr()), a.broker.Addrs(), abs(a.cfg.Broker.DataDir), storeWhere, abs(pkiDir), certs,
 		filepath.Join(abs(pkiDir), env), client, client, gw,
 		filepath.Join(abs(pkiDir), env), client, client, gw)
 }

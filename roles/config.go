@@ -29,6 +29,19 @@ type Identity struct {
 	MinTLS string `mapstructure:"min_tls"`
 	// KeyExchange is "hybrid" (X25519MLKEM768 first, the default) or "x25519".
 	KeyExchange string `mapstructure:"key_exchange"`
+	// CAURL, when set, makes the role obtain and renew its certificate from
+	// `logsys ca` instead of reading pki_dir: it makes its own key, keeps it
+	// in StateDir (0600), renews at 2/3 of the lifetime and hot-swaps.
+	CAURL string `mapstructure:"ca_url"`
+	// CAToken or CATokenFile is the single-use bootstrap token from
+	// `logsys pki token`; needed only while StateDir holds no valid
+	// certificate.
+	CAToken     string `mapstructure:"ca_token"`
+	CATokenFile string `mapstructure:"ca_token_file"`
+	// CABundle verifies the CA on first contact (the environment's
+	// ca-chain.pem); StateDir receives certificate, key and trust bundle.
+	CABundle string `mapstructure:"ca_bundle"`
+	StateDir string `mapstructure:"state_dir"`
 	// ExpiryThreshold turns health DOWN when a certificate in use expires
 	// within it.
 	ExpiryThreshold time.Duration `mapstructure:"expiry_threshold"`
@@ -81,7 +94,10 @@ func (id Identity) Validate() error {
 	if id.TrustDomain == "" {
 		errs = append(errs, errors.New("trust_domain is required"))
 	}
-	if id.PKIDir == "" && (id.CertFile == "" || id.KeyFile == "" || id.CAFile == "") {
+	if id.CAURL != "" && id.StateDir == "" {
+		errs = append(errs, errors.New("state_dir is required with ca_url"))
+	}
+	if id.CAURL == "" && id.PKIDir == "" && (id.CertFile == "" || id.KeyFile == "" || id.CAFile == "") {
 		errs = append(errs, errors.New("pki_dir or cert_file, key_file and ca_file are required"))
 	}
 	if id.MinTLS != "1.3" && id.MinTLS != "1.2" {

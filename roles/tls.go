@@ -11,17 +11,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"logsys/ca"
 	"logsys/tlsx"
 )
 
 // tlsSetup is a role's TLS material and policy: one reloading source, its
 // metrics, and the options every listener and dialer of the role shares.
 type tlsSetup struct {
-	id   Identity
-	src  *tlsx.Source
-	m    *tlsx.Metrics
-	opts tlsx.Options
-	log  *slog.Logger
+	id      Identity
+	renewer *ca.Renewer // nil when certificates come from files
+	src     *tlsx.Source
+	m       *tlsx.Metrics
+	opts    tlsx.Options
+	log     *slog.Logger
 }
 
 func newTLS(id Identity, reg prometheus.Registerer, log *slog.Logger) (*tlsSetup, error) {
@@ -33,11 +35,19 @@ func newTLS(id Identity, reg prometheus.Registerer, log *slog.Logger) (*tlsSetup
 	if err != nil {
 		return nil, fmt.Errorf("%s: tls metrics: %w", id.Name, err)
 	}
-	src, err := tlsx.NewSource(tlsx.SourceConfig{
+	sc := tlsx.SourceConfig{
 		Name: id.Name, CertFile: id.CertFile, KeyFile: id.KeyFile, CAFile: id.CAFile,
-		BundleFile: id.BundleFile, CRLFile: id.CRLFile, PollInterval: id.ReloadInterval,
-		Logger: log, Metrics: m,
-	})
+		BundleFile: id.BundleFile, CRLFile: id.CRLFile,
+	}
+	var renewer *ca.Renewer
+	if id.CAURL != "" {
+		if renewer, err = obtainFromCA(id, log); err != nil {
+			return nil, err
+		}
+		sc = renewer.SourceConfig()
+	}
+	sc.PollInterval, sc.Logger, sc.Metrics = id.ReloadInterval, log, m
+	src, err := tlsx.NewSource(sc)
 	if err != nil {
 		return nil, fmt.Errorf("%s: load certificate: %w", id.Name, err)
 	}
@@ -48,11 +58,41 @@ func newTLS(id Identity, reg prometheus.Registerer, log *slog.Logger) (*tlsSetup
 	if id.KeyExchange == "x25519" {
 		opts.KeyExchange = tlsx.KeyExchangeX25519
 	}
-	return &tlsSetup{id: id, src: src, m: m, opts: opts, log: log}, nil
+	return &tlsSetup{id: id, renewer: renewer, src: src, m: m, opts: opts, log: log}, nil
 }
 
-// run watches the certificate files until ctx is done.
+// caBootstrapTimeout bounds how long a role waits for its first
+// certificate from the CA before giving up at start.
+const caBootstrapTimeout = 60 * time.Second
+
+// obtainFromCA makes sure a valid certificate from `logsys ca` is in the
+// state directory before the role starts.
+func obtainFromCA(id Identity, log *slog.Logger) (*ca.Renewer, error) {
+	r, err := ca.NewRenewer(ca.RenewerConfig{
+		CAURL: id.CAURL, Env: id.Env, Name: id.Name, Token: id.CAToken, TokenFile: id.CATokenFile,
+		CABundle: id.CABundle, StateDir: id.StateDir, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), caBootstrapTimeout)
+	defer cancel()
+	if err := r.Ensure(ctx); err != nil {
+		return nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
+	}
+	return r, nil
+}
+
+// run watches the certificate files (and renews them from the CA when one
+// is configured) until ctx is done.
 func (t *tlsSetup) run(ctx context.Context) {
+	if t.renewer != nil {
+		go func() {
+			if err := t.renewer.Run(ctx); err != nil && ctx.Err() == nil {
+				t.log.Error("certificate renewer stopped", "err", err)
+			}
+		}()
+	}
 	if err := t.src.Run(ctx); err != nil && ctx.Err() == nil {
 		t.log.Error("certificate watcher stopped", "err", err)
 	}
@@ -152,7 +192,23 @@ func (t *tlsSetup) status(now time.Time, threshold time.Duration) ([]certView, [
 			NotAfter: ci.NotAfter.UTC(), DaysLeft: float64(int(ci.NotAfter.Sub(now).Hours()/24*10)) / 10,
 		}
 	}
-	_, reasons := tlsx.ExpiryStatus(infos, now, threshold)
+	checked := infos
+	if t.renewer != nil {
+		// Short-lived leaves from the CA always expire "soon": their
+		// health is whether renewal works, judged by the renewer below.
+		checked = nil
+		for _, ci := range infos {
+			if ci.Kind != tlsx.KindLeaf {
+				checked = append(checked, ci)
+			}
+		}
+	}
+	_, reasons := tlsx.ExpiryStatus(checked, now, threshold)
+	if t.renewer != nil {
+		if err := t.renewer.Healthy(); err != nil {
+			reasons = append(reasons, "certificate renewal: "+err.Error())
+		}
+	}
 	return views, reasons
 }
 
