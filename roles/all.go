@@ -35,6 +35,9 @@ type AllConfig struct {
 	UseCA   bool          `mapstructure:"use_ca"`
 	CAAddr  string        `mapstructure:"ca_addr"`
 	LeafTTL time.Duration `mapstructure:"leaf_ttl"`
+	// CAPublishDelay is how long a new intermediate is only published in
+	// the trust bundle before leaves are signed by it.
+	CAPublishDelay time.Duration `mapstructure:"ca_publish_delay"`
 	// Out receives the human summary (where everything is, a curl line).
 	Out    io.Writer    `mapstructure:"-"`
 	Logger *slog.Logger `mapstructure:"-"`
@@ -45,7 +48,7 @@ func DefaultAllConfig() AllConfig {
 	return AllConfig{
 		DataDir: ".logsys", Gateway: DefaultGatewayConfig(), Producer: DefaultProducerConfig(),
 		Consumer: DefaultConsumerConfig(), Broker: DefaultBrokerConfig(),
-		UseCA: true, CAAddr: "127.0.0.1:8443", LeafTTL: time.Hour,
+		UseCA: true, CAAddr: "127.0.0.1:8443", LeafTTL: time.Hour, CAPublishDelay: ca.DefaultPublishDelay,
 	}
 }
 
@@ -215,6 +218,7 @@ func (a *All) startCA(cfg AllConfig) error {
 	cc := ca.DefaultConfig()
 	cc.Dir, cc.Env, cc.Addr, cc.LeafTTL, cc.Logger = id.PKIDir, id.Env, cfg.CAAddr, cfg.LeafTTL, logger(cfg.Logger, "ca")
 	cc.Hosts = []string{"localhost", "127.0.0.1"}
+	cc.PublishDelay = cfg.CAPublishDelay
 	srv, err := ca.New(cc)
 	if err != nil {
 		return fmt.Errorf("all: ca: %w", err)
