@@ -121,6 +121,7 @@ func newPKIIssueCmd() *cobra.Command {
 
 func newPKIInspectCmd() *cobra.Command {
 	var asJSON bool
+	var identities string
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "List every certificate with its expiry, status and chain check",
@@ -131,6 +132,9 @@ func newPKIInspectCmd() *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if identities != "" {
+				return printTrust(out, pkiDir(cmd), identities, asJSON)
+			}
 			if asJSON {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
@@ -162,7 +166,28 @@ func newPKIInspectCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().StringVar(&identities, "identities", "", "state directories of roles enrolled with logsys ca (e.g. .logsys/identities): show which intermediates each one trusts")
 	return cmd
+}
+
+// printTrust shows which intermediates each CA-enrolled role trusts.
+func printTrust(out io.Writer, dir, identities string, asJSON bool) error {
+	rows, err := pki.InspectTrust(dir, identities)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	yes := map[bool]string{true: "yes", false: "no"}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tROLE\tTRUSTS CURRENT (ca.pem)\tTRUSTS PREVIOUS (ca-prev.pem)\tLEAF ISSUED BY\tPROBLEM")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Env, r.Name, yes[r.TrustsCurrent], yes[r.TrustsPrevious], r.LeafIssuedBy, r.Problem)
+	}
+	return tw.Flush()
 }
 
 func newPKIVerifyCmd() *cobra.Command {

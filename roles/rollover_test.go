@@ -158,5 +158,18 @@ func TestShortLivedCertificatesUnderLoad(t *testing.T) {
 		}
 		return true
 	})
+	// Every role now trusts the new intermediate, and each leaf is from it.
+	eventually(t, 10*time.Second, "every role to trust and use the new intermediate", func() bool {
+		rows, err := pki.InspectTrust(pkiDir, filepath.Join(dir, "identities"))
+		if err != nil || len(rows) != 4 {
+			return false
+		}
+		for _, r := range rows {
+			if !r.TrustsCurrent || !r.TrustsPrevious || r.LeafIssuedBy != "current" {
+				return false
+			}
+		}
+		return true
+	})
 	t.Logf("%d events, %d gateway certificates, rollover done", len(ids), len(serials))
 }
