@@ -14,6 +14,9 @@
 #   it/kafka.sh kill N              SIGKILL node N (fault tests)
 #   it/kafka.sh start-node N        start a stopped node N again, keeping its data, and
 #                                   wait until every replica is in sync
+#   it/kafka.sh restart             restart every node, one at a time (SIGTERM, start,
+#                                   wait until every replica is in sync): every
+#                                   client connection is closed and made again
 #   it/kafka.sh client-auth MODE    set the client listener's ssl.client.auth to
 #                                   required|requested|none: rewrites each node's
 #                                   configuration and restarts the nodes one at a
@@ -321,6 +324,17 @@ start-node)
   wait_port "$2"
   ctl wait -rf "$(rf)" >&2 || die "node $2 did not catch up"
   ;;
+restart)
+  [ -f "$STATE" ] || die "not started"
+  [ -x "$CTL" ] || build_ctl
+  for i in $(seq 1 "$NODES"); do
+    stop_node "$i"
+    start_node "$i"
+    wait_port "$i"
+    ctl wait -rf "$(rf)" >&2 || die "node $i did not catch up"
+  done
+  log "every node restarted"
+  ;;
 client-auth)
   [ $# -eq 2 ] || die "usage: $0 client-auth required|requested|none"
   case "$2" in required | requested | none) ;; *) die "client auth must be required, requested or none" ;; esac
@@ -341,6 +355,6 @@ logs)
   tail -n 100 "$(node_dir "${2:-1}")/server.log"
   ;;
 *)
-  die "usage: $0 fetch | start PKI_DIR | env | status | stop [N] | kill N | start-node N | client-auth MODE | logs [N]"
+  die "usage: $0 fetch | start PKI_DIR | env | status | stop [N] | kill N | start-node N | restart | client-auth MODE | logs [N]"
   ;;
 esac

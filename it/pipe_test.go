@@ -29,7 +29,7 @@ type pipe struct {
 
 	mu        sync.Mutex
 	consumers map[string]*roles.Consumer
-	stops     map[string]func()
+	stops     map[string]func(crashed bool)
 }
 
 // pipeOptions adjusts a pipe.
@@ -83,7 +83,7 @@ func startPipe(t *testing.T, c Cluster, o pipeOptions) *pipe {
 	if dsn == "" {
 		dsn = pgDSN(t)
 	}
-	p := &pipe{t: t, c: c, consumers: map[string]*roles.Consumer{}, stops: map[string]func(){}}
+	p := &pipe{t: t, c: c, consumers: map[string]*roles.Consumer{}, stops: map[string]func(bool){}}
 	ctx := timeout(t, time.Minute)
 	var err error
 	if p.store, err = store.Open(ctx, store.Config{DSN: dsn}); err != nil {
@@ -125,11 +125,11 @@ func (p *pipe) run(name string, run func(context.Context) error) {
 	go func() { done <- run(ctx) }()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.stops[name] = func() {
+	p.stops[name] = func(crashed bool) {
 		cancel()
 		select {
 		case err := <-done:
-			if err != nil {
+			if err != nil && !crashed {
 				p.t.Errorf("%s stopped with: %v", name, err)
 			}
 		case <-time.After(45 * time.Second):
@@ -138,13 +138,16 @@ func (p *pipe) run(name string, run func(context.Context) error) {
 	}
 }
 
-func (p *pipe) stop(name string) {
+func (p *pipe) stop(name string) { p.end(name, false) }
+
+// end stops name; after a simulated crash its Run's error is expected.
+func (p *pipe) end(name string, crashed bool) {
 	p.mu.Lock()
 	stop, ok := p.stops[name]
 	delete(p.stops, name)
 	p.mu.Unlock()
 	if ok {
-		stop()
+		stop(crashed)
 	}
 }
 
@@ -192,7 +195,7 @@ func (p *pipe) killConsumer(name string) {
 		p.t.Fatalf("no consumer %s", name)
 	}
 	cons.Close()
-	p.stop("consumer " + name)
+	p.end("consumer "+name, true) // Run reports its closed listener
 }
 
 func (p *pipe) consumer(name string) *roles.Consumer {

@@ -18,7 +18,7 @@ func TestPipeline(t *testing.T) {
 	p := startPipe(t, c, pipeOptions{})
 	s := startSending(t, p, 4, 5*time.Millisecond)
 	s.waitAccepted(t, 400)
-	requireStoredOnce(t, s, s.stop(t))
+	requireStoredOnce(t, pgDSN(t), s, s.stop(t))
 }
 
 // TestPipelineConsumerFaults: while events flow, the consumer is killed
@@ -45,7 +45,7 @@ func TestPipelineConsumerFaults(t *testing.T) {
 
 	p.stopConsumer("c2") // c3 takes every partition over
 	s.waitAccepted(t, s.count()+100)
-	requireStoredOnce(t, s, s.stop(t))
+	requireStoredOnce(t, pgDSN(t), s, s.stop(t))
 }
 
 // waitGroupShared waits until the group has n members, each assigned a
@@ -120,5 +120,5 @@ func TestPipelineBrokerFailover(t *testing.T) {
 		restarted = true
 		s.waitAccepted(t, s.count()+100)
 	}
-	requireStoredOnce(t, s, s.stop(t))
+	requireStoredOnce(t, pgDSN(t), s, s.stop(t))
 }

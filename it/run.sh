@@ -8,12 +8,13 @@
 #   it/run.sh ./it/... -run X  only what is given
 #
 # LOGSYS_KAFKA_NODES=3 runs Kafka as a 3-node cluster (adds the failover
-# test); LOGSYS_IT_KEEP=1 leaves the services running afterwards.
+# test); LOGSYS_IT_KEEP=1 leaves the services running afterwards;
+# LOGSYS_IT_PKI moves the PKI (default .cache/it-pki, wiped first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CI="${CI:-true}"
 
-pki="$PWD/.cache/it-pki"
+pki="${LOGSYS_IT_PKI:-$PWD/.cache/it-pki}"
 rm -rf "$pki"
 go run . pki init --dir "$pki" --envs dev,staging >/dev/null
 
