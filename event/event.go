@@ -77,26 +77,27 @@ type input struct {
 	Source    *string         `json:"source"`
 	Timestamp *string         `json:"timestamp"`
 	Metadata  json.RawMessage `json:"metadata"`
+	// Identity is only read to refuse it: the gateway sets it.
+	Identity json.RawMessage `json:"identity"`
 }
 
 // Decode parses one client-supplied event from JSON, fills the id and
 // timestamp when absent (using now), and validates it. Unknown fields are
 // ignored except "identity", which a client may not set.
 func Decode(data []byte, now time.Time) (Event, error) {
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return Event{}, &FieldError{Field: "body", Reason: "not a JSON object: " + jsonReason(err)}
-	}
-	if _, ok := raw["identity"]; ok {
-		return Event{}, &FieldError{Field: "identity", Reason: "is set by the gateway from the client certificate and may not be supplied"}
-	}
 	var in input
 	if err := json.Unmarshal(data, &in); err != nil {
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) && te.Field != "" {
 			return Event{}, &FieldError{Field: te.Field, Reason: "must be a JSON " + te.Type.String()}
 		}
-		return Event{}, &FieldError{Field: "body", Reason: jsonReason(err)}
+		if errors.As(err, &te) {
+			return Event{}, &FieldError{Field: "body", Reason: "not a JSON object"}
+		}
+		return Event{}, &FieldError{Field: "body", Reason: "not a JSON object: " + jsonReason(err)}
+	}
+	if in.Identity != nil {
+		return Event{}, &FieldError{Field: "identity", Reason: "is set by the gateway from the client certificate and may not be supplied"}
 	}
 	var e Event
 	if in.ID != nil {
