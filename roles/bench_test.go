@@ -96,7 +96,7 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 
 // BenchmarkProducerBatch posts batches of events to the producer over
 // mutual TLS as the gateway does and waits for Kafka's acknowledgement of
-// every record (acks=all, idempotent, zstd, embedded broker with fsync).
+// every record (acks=all, idempotent, lz4, embedded broker).
 func BenchmarkProducerBatch(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {

@@ -68,7 +68,7 @@ func DefaultProducerConfig() ProducerConfig {
 	return ProducerConfig{
 		Identity: DefaultIdentity("producer"), Addr: ":8081", LivenessAddr: "127.0.0.1:9081",
 		Callers: []string{"gateway"}, Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(),
-		Compression: "zstd", MaxBodyBytes: 64 << 20, ShutdownGrace: 15 * time.Second,
+		Compression: "lz4", MaxBodyBytes: 64 << 20, ShutdownGrace: 15 * time.Second,
 	}
 }
 
