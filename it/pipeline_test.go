@@ -95,7 +95,7 @@ func waitGroupShared(t *testing.T, adm *kadm.Client, n int) []string {
 	return nil
 }
 
-// TestPipelineBrokerFailover (3-node cluster only): a broker is killed
+// TestPipelineBrokerFailover (3-node cluster only): a broker is killed (SIGKILL)
 // while events flow through the whole pipeline and started again; with
 // replication factor 3 and min.insync.replicas 2 every request is still
 // answered 202 and every accepted event is stored exactly once.
@@ -107,18 +107,17 @@ func TestPipelineBrokerFailover(t *testing.T) {
 	p := startPipe(t, c, pipeOptions{})
 	s := startSending(t, p, 2, 10*time.Millisecond)
 	s.waitAccepted(t, 100)
-	for _, node := range []string{"1", "3"} {
-		ctl(t, c, "kill", node)
-		restarted := false
-		t.Cleanup(func() {
-			if !restarted {
-				ctl(t, c, "start-node", node)
-			}
-		})
-		s.waitAccepted(t, s.count()+200) // served by the two survivors
-		ctl(t, c, "start-node", node)    // waits until every replica is in sync
-		restarted = true
-		s.waitAccepted(t, s.count()+100)
-	}
+	// Node 1 is the first seed broker of every client.
+	ctl(t, c, "kill", "1")
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			ctl(t, c, "start-node", "1")
+		}
+	})
+	s.waitAccepted(t, s.count()+200) // served by the two survivors
+	ctl(t, c, "start-node", "1")     // waits until every replica is in sync
+	restarted = true
+	s.waitAccepted(t, s.count()+100)
 	requireStoredOnce(t, pgDSN(t), s, s.stop(t))
 }
