@@ -33,6 +33,9 @@ func openPostgres(ctx context.Context, cfg Config) (Store, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
+	if err := reloadClientCert(&pc.ConnConfig.Config, cfg.DSN); err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", redact(err, cfg.DSN))
