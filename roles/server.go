@@ -156,8 +156,10 @@ func (s *servers) stop() error {
 	return errors.Join(errs...)
 }
 
+// serveErr hides the errors of a deliberate stop: Shutdown, or Close
+// releasing the listener under a running server.
 func serveErr(err error) error {
-	if errors.Is(err, http.ErrServerClosed) {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
 		return nil
 	}
 	return err
