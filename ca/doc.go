@@ -16,5 +16,5 @@
 //	POST /v1/renew     {"csr"}          requires a valid client certificate
 //	GET  /v1/trust                      the environment's current trust bundle and CRLs
 //
-// See README-section.md for the operator's view.
+// The README section "Zero-touch rotation: logsys ca" is the operator's view.
 package ca
