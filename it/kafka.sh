@@ -44,8 +44,19 @@
 # The broker configuration comes from deploy/kafka/server.properties (the
 # file compose.yaml uses); only node identity, addresses, directories and
 # the secrets directory are replaced here. The secrets directory holds
-# symlinks into PKI_DIR (no key is copied): ENV/kafka/cert.pem, key.pem
-# and ENV/ca.pem, the environment's intermediate as the only trust anchor.
+# symlinks into PKI_DIR (no key is copied): ENV/kafka/cert.pem, key.pem,
+# ENV/ca.pem, the environment's intermediate as the only trust anchor, and
+# ENV/crl.pem, its CRL.
+#
+# Revocation: the JDK checks CRLs only from distribution-point URLs (our
+# leaves have none), so each node also gets three settings that compose's
+# broker does not have: security.providers=logsys.kafka.CrlProviderCreator,
+# ssl.trustmanager.algorithm=LogsysCRL and logsys.ssl.crl.location. The
+# provider (it/kafka/java, compiled here into the cache against the fetched
+# kafka-clients jar) keeps Kafka's SSL engine factory and truststore and
+# only swaps in a PKIX trust manager that checks every peer, client or
+# broker, against crl.pem, re-read when the file changes: `logsys pki
+# revoke` takes effect on the next handshake, without a restart.
 # Progress goes to stderr; stdout carries only the export lines.
 set -euo pipefail
 
@@ -62,6 +73,7 @@ HEAP=${LOGSYS_KAFKA_HEAP:-512m}
 TIMEOUT=${LOGSYS_KAFKA_TIMEOUT:-120}
 LIB=$CACHE/lib-$VERSION
 CTL=$CACHE/bin/kafkactl
+CRL_SRC=$ROOT/it/kafka/java
 BASE_CONF=$ROOT/deploy/kafka/server.properties
 
 log() { echo "kafka.sh: $*" >&2; }
@@ -109,6 +121,26 @@ fetch() {
   mv "$LIB.tmp" "$LIB"
 }
 
+# build_crl: compiles the CRL trust provider into $CACHE/crl-HASH (HASH of
+# the sources and the Kafka version) unless it is there; sets CRL_CLASSES.
+# The compiler is the runtime's jdk.compiler module run through a one-file
+# launcher, so a Java runtime without javac suffices.
+build_crl() {
+  local hash tmp
+  hash=$( (echo "$VERSION"; cat "$CRL_SRC"/logsys/kafka/*.java "$CRL_SRC"/tools/Javac.java) | sha256sum | cut -c1-16)
+  CRL_CLASSES=$CACHE/crl-$hash
+  [ -f "$CRL_CLASSES/.complete" ] && return 0
+  log "compiling the CRL trust provider into $CRL_CLASSES"
+  mkdir -p "$CACHE"
+  tmp=$(mktemp -d "$CRL_CLASSES.XXXXXX")
+  java "$CRL_SRC/tools/Javac.java" --release 17 -Xlint:all -Werror -d "$tmp" \
+    -cp "$LIB/kafka-clients-$VERSION.jar:$(echo "$LIB"/slf4j-api-*.jar)" "$CRL_SRC"/logsys/kafka/*.java >&2 ||
+    { rm -rf "$tmp"; die "compiling $CRL_SRC failed (needs a Java 17 runtime with the jdk.compiler module)"; }
+  touch "$tmp/.complete"
+  # A concurrent start may have won the race: keep its identical classes.
+  mv -T "$tmp" "$CRL_CLASSES" 2>/dev/null || rm -rf "$tmp"
+}
+
 build_ctl() {
   mkdir -p "$(dirname "$CTL")"
   (cd "$ROOT" && go build -o "$CTL" ./it/cmd/kafkactl) || die "building kafkactl failed"
@@ -141,6 +173,9 @@ write_config() {
     echo "listeners=CLIENT://127.0.0.1:$(client_port "$n"),INTERNAL://127.0.0.1:$(internal_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")"
     echo "advertised.listeners=CLIENT://127.0.0.1:$(client_port "$n"),INTERNAL://127.0.0.1:$(internal_port "$n")"
     echo "listener.name.client.ssl.client.auth=$CLIENT_AUTH"
+    echo "security.providers=logsys.kafka.CrlProviderCreator"
+    echo "ssl.trustmanager.algorithm=LogsysCRL"
+    echo "logsys.ssl.crl.location=$HOME_DIR/secrets/crl.pem"
     if [ "$NODES" -eq 3 ]; then
       echo "default.replication.factor=3"
       echo "min.insync.replicas=2"
@@ -186,7 +221,7 @@ EOF
 # link_secrets PKI: symlinks into the PKI directory; nothing is copied.
 link_secrets() {
   local pki=$1 env=$1/$ENV_NAME f
-  for f in "$env/kafka/cert.pem" "$env/kafka/key.pem" "$env/ca.pem"; do
+  for f in "$env/kafka/cert.pem" "$env/kafka/key.pem" "$env/ca.pem" "$env/crl.pem"; do
     [ -s "$f" ] || die "$f missing: run 'logsys pki init --dir $pki' first"
   done
   rm -rf "$HOME_DIR/secrets"
@@ -194,6 +229,7 @@ link_secrets() {
   ln -s "$env/kafka/cert.pem" "$HOME_DIR/secrets/cert.pem"
   ln -s "$env/kafka/key.pem" "$HOME_DIR/secrets/key.pem"
   ln -s "$env/ca.pem" "$HOME_DIR/secrets/ca.pem"
+  ln -s "$env/crl.pem" "$HOME_DIR/secrets/crl.pem"
 }
 
 java_opts() {
@@ -214,12 +250,20 @@ start_node() {
   local n=$1 dir
   dir=$(node_dir "$n")
   if pid_of "$n" >/dev/null; then log "node $n already runs"; return 0; fi
+  build_crl
   # setsid: the broker outlives this script and ignores the caller's signals.
   LOGSYS_ENV=$ENV_NAME setsid java $(java_opts) \
     -Dlog4j2.configurationFile="$HOME_DIR/log4j2.properties" -Dkafka.logs.dir="$dir" \
-    -cp "$LIB/*" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
-  echo $! >"$dir/pid"
-  log "node $n started (pid $!, client 127.0.0.1:$(client_port "$n"), log $dir/server.log)"
+    -cp "$LIB/*:$CRL_CLASSES" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$dir/pid"
+  # setsid execs java a moment after the fork; until then pid_of does not
+  # recognise the node, and wait_port would take it for an exited one.
+  for _ in $(seq 1 100); do
+    pid_of "$n" >/dev/null || { kill -0 "$pid" 2>/dev/null && sleep 0.05 && continue; }
+    break
+  done
+  log "node $n started (pid $pid, client 127.0.0.1:$(client_port "$n"), log $dir/server.log)"
 }
 
 wait_port() {
@@ -260,12 +304,14 @@ cmd=${1:-}
 case "$cmd" in
 fetch)
   fetch
+  build_crl
   ;;
 start)
   [ $# -eq 2 ] || die "usage: $0 start PKI_DIR"
   PKI=$(cd "$2" && pwd)
   command -v java >/dev/null || die "java is required (apt-get install openjdk-17-jre-headless)"
   fetch
+  build_crl
   build_ctl
   if [ -f "$STATE" ]; then "$SCRIPT" stop >/dev/null 2>&1 || true; fi
   rm -rf "$HOME_DIR"
