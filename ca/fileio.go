@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"logsys/pki"
 )
 
 const (
@@ -68,7 +70,7 @@ func commit(files ...stagedFile) error {
 		dirs[filepath.Dir(f.path)] = true
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := pki.SyncDir(d); err != nil {
 			return err
 		}
 	}
@@ -82,18 +84,6 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 		return err
 	}
 	return commit(f)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
 }
 
 // removeIfExists removes path; a missing file is not an error.

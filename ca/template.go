@@ -7,14 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/url"
 	"time"
@@ -111,11 +108,11 @@ func signLeaf(now time.Time, spec leafSpec, pub crypto.PublicKey, issuer *x509.C
 	if len(spec.ekus) == 0 {
 		return nil, errors.New("sign leaf: no TLS usage left")
 	}
-	serial, err := randomSerial()
+	serial, err := pki.RandomSerial()
 	if err != nil {
 		return nil, err
 	}
-	ski, err := subjectKeyID(pub)
+	ski, err := pki.SubjectKeyID(pub)
 	if err != nil {
 		return nil, err
 	}
@@ -148,38 +145,6 @@ func signLeaf(now time.Time, spec leafSpec, pub crypto.PublicKey, issuer *x509.C
 }
 
 func backdate(ttl time.Duration) time.Duration { return min(maxBackdate, ttl/10) }
-
-// randomSerial returns a positive random serial of 65 to 127 bits.
-func randomSerial() (*big.Int, error) {
-	limit := new(big.Int).Lsh(big.NewInt(1), 127)
-	for {
-		n, err := rand.Int(rand.Reader, limit)
-		if err != nil {
-			return nil, fmt.Errorf("generate serial: %w", err)
-		}
-		if n.BitLen() > 64 {
-			return n, nil
-		}
-	}
-}
-
-// subjectKeyID is SHA-256 of the public key bits truncated to 160 bits
-// (RFC 7093 method 1), as pki computes it.
-func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("marshal public key: %w", err)
-	}
-	var spki struct {
-		Algorithm asn1.RawValue
-		Key       asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(der, &spki); err != nil {
-		return nil, fmt.Errorf("parse public key: %w", err)
-	}
-	sum := sha256.Sum256(spki.Key.Bytes)
-	return sum[:20], nil
-}
 
 // parseCSR decodes one PEM certificate request, checks its signature
 // (proof of possession) and that its key is acceptable, and returns the

@@ -104,11 +104,11 @@ func NeedsRenewal(cert *x509.Certificate, now time.Time, fraction float64) bool 
 }
 
 func baseTemplate(now, notAfter time.Time, subject pkix.Name, pub crypto.PublicKey) (*x509.Certificate, error) {
-	serial, err := randomSerial()
+	serial, err := RandomSerial()
 	if err != nil {
 		return nil, err
 	}
-	ski, err := subjectKeyID(pub)
+	ski, err := SubjectKeyID(pub)
 	if err != nil {
 		return nil, err
 	}

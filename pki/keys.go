@@ -60,7 +60,9 @@ func keyMatches(cert *x509.Certificate, key crypto.Signer) bool {
 
 // randomSerial returns a positive random serial of at most 128 bits with
 // the top bit cleared, so its DER encoding never exceeds 16 octets.
-func randomSerial() (*big.Int, error) {
+// RandomSerial returns a positive random serial of more than 64 bits
+// (RFC 5280 allows at most 20 octets).
+func RandomSerial() (*big.Int, error) {
 	limit := new(big.Int).Lsh(big.NewInt(1), 127)
 	for {
 		n, err := rand.Int(rand.Reader, limit)
@@ -73,9 +75,9 @@ func randomSerial() (*big.Int, error) {
 	}
 }
 
-// subjectKeyID derives a key identifier from the SubjectPublicKeyInfo's key
+// SubjectKeyID derives a key identifier from the SubjectPublicKeyInfo's key
 // bits: SHA-256 truncated to 160 bits (RFC 7093 method 1).
-func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
+func SubjectKeyID(pub crypto.PublicKey) ([]byte, error) {
 	der, err := x509.MarshalPKIXPublicKey(pub)
 	if err != nil {
 		return nil, fmt.Errorf("marshal public key: %w", err)
