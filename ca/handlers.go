@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
+	"logsys/pki"
 	"logsys/tlsx"
 )
 
@@ -69,8 +71,8 @@ func (s *Server) authorizeToken(st *envState, tok string, now time.Time) (leafSp
 	if err != nil {
 		return leafSpec{}, err
 	}
-	dns, ips := defaultSANs(rec.Name, st.hosts, rec.Hosts)
-	return leafSpec{td: st.td, env: s.cfg.Env, name: rec.Name, dns: dns, ips: ips, ekus: ekusFor(rec.Name), ttl: s.cfg.LeafTTL}, nil
+	dns, ips := pki.DefaultSANs(rec.Name, slices.Concat(st.hosts, rec.Hosts), nil, nil)
+	return leafSpec{td: st.td, env: s.cfg.Env, name: rec.Name, dns: dns, ips: ips, ekus: pki.UsageDefault.ExtKeyUsage(rec.Name), ttl: s.cfg.LeafTTL}, nil
 }
 
 // authorizeCert accepts a renewal for exactly the identity of the
@@ -111,13 +113,7 @@ func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.T
 	if len(ekus) == 0 {
 		return leafSpec{}, refuse(http.StatusForbidden, "identity", "%s carries no TLS usage", id)
 	}
-	dns, ips := defaultSANs(id.Name, st.hosts)
-	for _, d := range leaf.DNSNames {
-		dns = appendStr(dns, d)
-	}
-	for _, ip := range leaf.IPAddresses {
-		ips = appendIP(ips, ip)
-	}
+	dns, ips := pki.DefaultSANs(id.Name, st.hosts, leaf.DNSNames, leaf.IPAddresses)
 	return leafSpec{td: st.td, env: s.cfg.Env, name: id.Name, dns: dns, ips: ips, ekus: ekus, ttl: s.cfg.LeafTTL}, nil
 }
 

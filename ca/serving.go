@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"logsys/pki"
@@ -65,7 +66,7 @@ func (s *Server) currentServing(now time.Time) (*serving, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca serving key: %w", err)
 	}
-	dns, ips := defaultSANs(CAName, st.hosts, s.cfg.Hosts)
+	dns, ips := pki.DefaultSANs(CAName, slices.Concat(st.hosts, s.cfg.Hosts), nil, nil)
 	spec := leafSpec{td: st.td, env: s.cfg.Env, name: CAName, dns: dns, ips: ips,
 		ekus: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, ttl: s.cfg.LeafTTL}
 	cert, err := signLeaf(now, spec, key.Public(), st.signer.cert, st.signer.key)

@@ -44,53 +44,6 @@ type leafSpec struct {
 	ttl           time.Duration
 }
 
-// defaultSANs mirrors pki: the name, localhost and the loopback
-// addresses, then the given hosts (DNS names or IP literals).
-func defaultSANs(name string, hosts ...[]string) ([]string, []net.IP) {
-	dns := []string{name, "localhost"}
-	ips := []net.IP{net.ParseIP("127.0.0.1").To4(), net.ParseIP("::1")}
-	for _, list := range hosts {
-		for _, h := range list {
-			if ip := net.ParseIP(h); ip != nil {
-				ips = appendIP(ips, ip)
-			} else if h != "" {
-				dns = appendStr(dns, h)
-			}
-		}
-	}
-	return dns, ips
-}
-
-func appendStr(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
-}
-
-func appendIP(list []net.IP, ip net.IP) []net.IP {
-	if v4 := ip.To4(); v4 != nil {
-		ip = v4
-	}
-	for _, x := range list {
-		if x.Equal(ip) {
-			return list
-		}
-	}
-	return append(list, ip)
-}
-
-// ekusFor is pki's default usage rule: "client" authenticates clients
-// only, every other name is server and client.
-func ekusFor(name string) []x509.ExtKeyUsage {
-	if name == "client" {
-		return []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	return []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
-}
-
 // keepEKUs returns the TLS usages c carries, so a renewal never widens them.
 func keepEKUs(c *x509.Certificate) []x509.ExtKeyUsage {
 	var out []x509.ExtKeyUsage

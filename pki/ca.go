@@ -60,6 +60,10 @@ func (u Usage) String() string {
 	return "server+client"
 }
 
+// ExtKeyUsage returns the extended key usages of a leaf called name with
+// usage u (UsageDefault resolved by name).
+func (u Usage) ExtKeyUsage(name string) []x509.ExtKeyUsage { return u.resolve(name).extKeyUsage() }
+
 func (u Usage) extKeyUsage() []x509.ExtKeyUsage {
 	switch u {
 	case UsageServer:
@@ -203,15 +207,16 @@ func (s LeafSpec) validate() error {
 	return nil
 }
 
-// defaultSANs returns the SANs every leaf gets: its name, localhost and
-// the loopback addresses, plus hosts (DNS names or IP literals) and extras.
-func defaultSANs(name string, hosts []string, extraDNS []string, extraIPs []net.IP) ([]string, []net.IP) {
+// DefaultSANs returns the SANs every leaf gets: its name, localhost and
+// the loopback addresses, plus hosts (DNS names or IP literals) and extras,
+// each once. The online CA (package ca) uses the same rule.
+func DefaultSANs(name string, hosts []string, extraDNS []string, extraIPs []net.IP) ([]string, []net.IP) {
 	dns := []string{name, "localhost"}
 	ips := []net.IP{net.ParseIP("127.0.0.1").To4(), net.ParseIP("::1")}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
 			ips = appendIP(ips, ip)
-		} else {
+		} else if h != "" {
 			dns = appendStr(dns, h)
 		}
 	}

@@ -186,14 +186,14 @@ func ensureLeaf(r *Report, l Layout, now time.Time, o InitOptions, root *x509.Ce
 	if err != nil {
 		return err
 	}
-	dns, ips := defaultSANs(name, o.Hosts, nil, nil)
+	dns, ips := DefaultSANs(name, o.Hosts, nil, nil)
 	if st.cert != nil && st.reason == "" && !coversSANs(st.cert, dns, ips) {
 		st.reason = "SANs changed"
 	}
 	if st.cert == nil || st.reason != "" {
 		spec := LeafSpec{TrustDomain: o.TrustDomain, Env: e.name, Name: name, DNS: dns, IPs: ips, TTL: o.LeafTTL}
 		if st.cert != nil { // keep what was issued on purpose (extra SANs, usage)
-			spec.DNS, spec.IPs = defaultSANs(name, o.Hosts, st.cert.DNSNames, st.cert.IPAddresses)
+			spec.DNS, spec.IPs = DefaultSANs(name, o.Hosts, st.cert.DNSNames, st.cert.IPAddresses)
 			spec.Usage = usageOf(st.cert)
 		}
 		cert, key, err := newLeaf(now, e.cur, spec, o.KeyType)

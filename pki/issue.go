@@ -72,7 +72,7 @@ func Issue(ctx context.Context, opts IssueOptions) (Report, error) {
 	if ttl == 0 {
 		ttl = m.leafTTL()
 	}
-	dns, ips := defaultSANs(opts.Name, m.Hosts, opts.DNS, opts.IPs)
+	dns, ips := DefaultSANs(opts.Name, m.Hosts, opts.DNS, opts.IPs)
 	spec := LeafSpec{TrustDomain: m.TrustDomain, Env: opts.Env, Name: opts.Name, DNS: dns, IPs: ips, TTL: ttl, Usage: opts.Usage}
 	cert, key, err := newLeaf(now, e.cur, spec, m.KeyType)
 	if err != nil {
