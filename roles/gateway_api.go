@@ -9,6 +9,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // false when the request has been answered.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64, types ...string) (body []byte, ctype string, ok bool) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !contains(types, ct) {
+	if err != nil || !slices.Contains(types, ct) {
 		writeErr(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be one of %v", types))
 		return nil, "", false
 	}
@@ -35,15 +36,6 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, types ...stri
 		return nil, "", false
 	}
 	return body, ct, true
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // postOne handles POST /api/v1/logs.
@@ -177,7 +169,7 @@ func (g *Gateway) forwardFailed(w http.ResponseWriter, n int, err error) {
 func (g *Gateway) getLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for k := range q {
-		if !contains([]string{"level", "source", "since", "until", "limit"}, k) {
+		if !slices.Contains([]string{"level", "source", "since", "until", "limit"}, k) {
 			writeFieldErr(w, k, "unknown parameter; use level, source, since, until or limit")
 			return
 		}

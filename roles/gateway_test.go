@@ -58,8 +58,6 @@ func TestEventTravelsThePipeline(t *testing.T) {
 
 func TestGatewayRefusesPeers(t *testing.T) {
 	p := startPipeline(t)
-	expiredDir := t.TempDir() + "/pki"
-	_ = expiredDir
 	// An expired client certificate of the right environment and name.
 	past := time.Now().Add(-48 * time.Hour)
 	if _, err := pki.Issue(context.Background(), pki.IssueOptions{Dir: p.pkiDir, Env: "dev", Name: "expired-client", TTL: time.Hour, Now: func() time.Time { return past }}); err != nil {
