@@ -15,6 +15,7 @@ import (
 
 	"logsys/ca"
 	"logsys/pki"
+	"logsys/spiffeid"
 	"logsys/tlsx"
 )
 
@@ -123,7 +124,7 @@ The token is printed once on stdout; keep it secret.`,
 				return err
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "single-use token for %s, expires %s\n",
-				pki.SPIFFEID(m.TrustDomain, rec.Env, rec.Name), rec.Expires.Format(time.RFC3339))
+				spiffeid.ID{TrustDomain: m.TrustDomain, Env: rec.Env, Name: rec.Name}, rec.Expires.Format(time.RFC3339))
 			fmt.Fprintln(cmd.OutOrStdout(), tok)
 			return nil
 		},

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"logsys/pki"
-	"logsys/tlsx"
+	"logsys/spiffeid"
 )
 
 // issue handles POST /v1/bootstrap and /v1/renew.
@@ -23,7 +23,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, method string) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	var (
-		spec leafSpec
+		spec pki.LeafSpec
 		pub  crypto.PublicKey
 		err  error
 		from = []any{"method", method, "remote", r.RemoteAddr}
@@ -50,38 +50,38 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, method string) {
 	}
 	var cert *x509.Certificate
 	if err == nil {
-		cert, err = signLeaf(now, spec, pub, st.signer.cert, st.signer.key)
+		cert, err = st.signer.SignLeaf(now, spec, pub)
 	}
 	if err != nil {
 		s.refused(w, err, from)
 		return
 	}
-	s.m.issue(spec.env, spec.name, method)
+	s.m.issue(spec.Env, spec.Name, method)
 	s.log.Info("certificate issued", append(from, "id", cert.URIs[0].String(), "serial", serialOf(cert),
-		"not_after", cert.NotAfter, "issuer", cert.Issuer.CommonName, "issuer_serial", serialOf(st.signer.cert))...)
-	writeJSON(w, http.StatusOK, issueResponse{Certificate: string(encodeCerts(cert, st.signer.cert)), Trust: st.trust()})
+		"not_after", cert.NotAfter, "issuer", cert.Issuer.CommonName, "issuer_serial", serialOf(st.signer.Cert()))...)
+	writeJSON(w, http.StatusOK, issueResponse{Certificate: string(pki.EncodeCerts(cert, st.signer.Cert())), Trust: st.trust()})
 }
 
 // authorizeToken spends the bootstrap token and returns the identity it grants.
-func (s *Server) authorizeToken(st *envState, tok string, now time.Time) (leafSpec, error) {
+func (s *Server) authorizeToken(st *envState, tok string, now time.Time) (pki.LeafSpec, error) {
 	if tok == "" {
-		return leafSpec{}, refuse(http.StatusUnauthorized, "token_missing", "no bootstrap token")
+		return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "token_missing", "no bootstrap token")
 	}
 	rec, err := consumeToken(s.cfg.Dir, s.cfg.Env, tok, now)
 	if err != nil {
-		return leafSpec{}, err
+		return pki.LeafSpec{}, err
 	}
 	dns, ips := pki.DefaultSANs(rec.Name, slices.Concat(st.hosts, rec.Hosts), nil, nil)
-	return leafSpec{td: st.td, env: s.cfg.Env, name: rec.Name, dns: dns, ips: ips, ekus: pki.UsageDefault.ExtKeyUsage(rec.Name), ttl: s.cfg.LeafTTL}, nil
+	return pki.LeafSpec{TrustDomain: st.td, Env: s.cfg.Env, Name: rec.Name, DNS: dns, IPs: ips, TTL: s.cfg.LeafTTL, Usage: pki.UsageDefault}, nil
 }
 
 // authorizeCert accepts a renewal for exactly the identity of the
 // presented certificate: it must be current, chain to this environment's
 // intermediates (checked again here, beyond the handshake), not be
 // revoked, and name a workload of this trust domain and environment.
-func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.Time) (leafSpec, error) {
+func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.Time) (pki.LeafSpec, error) {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
-		return leafSpec{}, refuse(http.StatusUnauthorized, "no_client_cert", "renewal requires the current certificate")
+		return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "no_client_cert", "renewal requires the current certificate")
 	}
 	leaf := cs.PeerCertificates[0]
 	inter := x509.NewCertPool()
@@ -92,29 +92,29 @@ func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.T
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		var inv x509.CertificateInvalidError
 		if errors.As(err, &inv) && inv.Reason == x509.Expired {
-			return leafSpec{}, refuse(http.StatusUnauthorized, "expired", "certificate expired or not yet valid: %v", err)
+			return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "expired", "certificate expired or not yet valid: %v", err)
 		}
-		return leafSpec{}, refuse(http.StatusUnauthorized, "unknown_issuer", "certificate does not chain to this environment: %v", err)
+		return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "unknown_issuer", "certificate does not chain to this environment: %v", err)
 	}
 	if st.revoked(leaf.SerialNumber) {
-		return leafSpec{}, refuse(http.StatusForbidden, "revoked", "certificate serial %s is revoked", serialOf(leaf))
+		return pki.LeafSpec{}, refuse(http.StatusForbidden, "revoked", "certificate serial %s is revoked", serialOf(leaf))
 	}
-	id, err := tlsx.IDFromCert(leaf)
+	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
-		return leafSpec{}, refuse(http.StatusForbidden, "identity", "%v", err)
+		return pki.LeafSpec{}, refuse(http.StatusForbidden, "identity", "%v", err)
 	}
 	switch {
 	case id.TrustDomain != st.td || id.Env != s.cfg.Env:
-		return leafSpec{}, refuse(http.StatusForbidden, "wrong_env", "%s is not in %s/%s", id, st.td, s.cfg.Env)
-	case !labelRE.MatchString(id.Name) || id.Name == CAName:
-		return leafSpec{}, refuse(http.StatusForbidden, "identity", "%s cannot be renewed here", id)
+		return pki.LeafSpec{}, refuse(http.StatusForbidden, "wrong_env", "%s is not in %s/%s", id, st.td, s.cfg.Env)
+	case spiffeid.ValidateWorkloadName(id.Name) != nil:
+		return pki.LeafSpec{}, refuse(http.StatusForbidden, "identity", "%s cannot be renewed here", id)
 	}
-	ekus := keepEKUs(leaf)
-	if len(ekus) == 0 {
-		return leafSpec{}, refuse(http.StatusForbidden, "identity", "%s carries no TLS usage", id)
+	usage, ok := pki.UsageOf(leaf) // a renewal never widens the usage
+	if !ok {
+		return pki.LeafSpec{}, refuse(http.StatusForbidden, "identity", "%s carries no TLS usage", id)
 	}
 	dns, ips := pki.DefaultSANs(id.Name, st.hosts, leaf.DNSNames, leaf.IPAddresses)
-	return leafSpec{td: st.td, env: s.cfg.Env, name: id.Name, dns: dns, ips: ips, ekus: ekus, ttl: s.cfg.LeafTTL}, nil
+	return pki.LeafSpec{TrustDomain: st.td, Env: s.cfg.Env, Name: id.Name, DNS: dns, IPs: ips, TTL: s.cfg.LeafTTL, Usage: usage}, nil
 }
 
 // refused logs and counts a refusal and answers it; internal errors get a

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"logsys/pki"
+	"logsys/spiffeid"
 	"logsys/tlsx"
 )
 
@@ -66,7 +67,7 @@ func (c *RenewerConfig) Validate() error {
 	switch {
 	case err != nil || u.Scheme != "https" || u.Host == "":
 		return fmt.Errorf("renewer config: ca url %q must be https://host:port", c.CAURL)
-	case !labelRE.MatchString(c.Env) || !labelRE.MatchString(c.Name):
+	case spiffeid.ValidateEnv(c.Env) != nil || spiffeid.ValidateName(c.Name) != nil:
 		return fmt.Errorf("renewer config: invalid env %q or name %q", c.Env, c.Name)
 	case c.StateDir == "":
 		return errors.New("renewer config: state dir is required")

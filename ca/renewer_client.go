@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"logsys/tlsx"
+	"logsys/spiffeid"
 )
 
 // RefusedError is a request the CA answered with a refusal.
@@ -174,7 +174,7 @@ func (r *Renewer) call(ctx context.Context, method, path string, in any, withCer
 			return &tls.Certificate{}, nil
 		},
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			id, err := tlsx.IDFromCert(cs.PeerCertificates[0])
+			id, err := spiffeid.FromCert(cs.PeerCertificates[0])
 			if err != nil {
 				return fmt.Errorf("ca server identity: %w", err)
 			}

@@ -13,7 +13,7 @@ import (
 	"os"
 
 	"logsys/pki"
-	"logsys/tlsx"
+	"logsys/spiffeid"
 )
 
 // loadDisk installs the certificate and key found in StateDir when they
@@ -43,7 +43,7 @@ func (r *Renewer) pair(certs []*x509.Certificate, key crypto.Signer) (*tls.Certi
 	if !ok || !pub.Equal(leaf.PublicKey) {
 		return nil, errors.New("certificate does not match our key")
 	}
-	id, err := tlsx.IDFromCert(leaf)
+	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +54,7 @@ func (r *Renewer) pair(certs []*x509.Certificate, key crypto.Signer) (*tls.Certi
 	old := r.cert
 	r.mu.Unlock()
 	if old != nil {
-		if oid, err := tlsx.IDFromCert(old.Leaf); err == nil && oid != id {
+		if oid, err := spiffeid.FromCert(old.Leaf); err == nil && oid != id {
 			return nil, fmt.Errorf("certificate identity %s differs from our current %s", id, oid)
 		}
 	}
@@ -166,16 +166,16 @@ func (r *Renewer) writeState(t Trust, cert *tls.Certificate, key *ecdsa.PrivateK
 		certPEM = append(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
 	return r.writeTrust(t, func() error {
-		k, err := stage(r.l.KeyFile(r.cfg.Env, r.cfg.Name), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), keyPerm)
+		k, err := pki.Stage(r.l.Dir, r.l.KeyFile(r.cfg.Env, r.cfg.Name), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), pki.SecretPerm)
 		if err != nil {
 			return err
 		}
-		c, err := stage(r.l.CertFile(r.cfg.Env, r.cfg.Name), certPEM, publicPerm)
+		c, err := pki.Stage(r.l.Dir, r.l.CertFile(r.cfg.Env, r.cfg.Name), certPEM, pki.PublicPerm)
 		if err != nil {
-			_ = os.Remove(k.tmp)
+			k.Discard()
 			return err
 		}
-		return commit(k, c)
+		return pki.Commit(k, c)
 	})
 }
 
@@ -187,7 +187,7 @@ func (r *Renewer) writeTrust(t Trust, between func() error) error {
 		path string
 		data string
 	}{{r.l.BundleFile(env), t.Bundle}, {r.l.CACert(env), t.CA}, {r.l.ChainFile(env), t.Chain}, {r.l.CRLFile(env), t.CRL}}
-	var staged []stagedFile
+	var staged []*pki.Staged
 	for _, f := range files {
 		if f.data == "" {
 			continue
@@ -195,16 +195,16 @@ func (r *Renewer) writeTrust(t Trust, between func() error) error {
 		if old, err := os.ReadFile(f.path); err == nil && bytes.Equal(old, []byte(f.data)) {
 			continue // unchanged: no rename, no reload
 		}
-		s, err := stage(f.path, []byte(f.data), publicPerm)
+		s, err := pki.Stage(r.l.Dir, f.path, []byte(f.data), pki.PublicPerm)
 		if err != nil {
 			for _, x := range staged {
-				_ = os.Remove(x.tmp)
+				x.Discard()
 			}
 			return err
 		}
 		staged = append(staged, s)
 	}
-	if err := commit(staged...); err != nil {
+	if err := pki.Commit(staged...); err != nil {
 		return err
 	}
 	if between != nil {
@@ -213,7 +213,7 @@ func (r *Renewer) writeTrust(t Trust, between func() error) error {
 		}
 	}
 	if t.Bundle == "" {
-		return removeIfExists(r.l.BundleFile(env))
+		return pki.RemoveFile(r.l.Dir, r.l.BundleFile(env))
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"logsys/spiffeid"
 	"logsys/tlsx"
 )
 
@@ -22,6 +23,19 @@ const (
 	DefaultPublishDelay = 15 * time.Minute
 	DefaultPollInterval = 5 * time.Second
 )
+
+// Leaf lifetimes of certificates signed by the Server.
+const (
+	DefaultLeafTTL = time.Hour
+	// MinLeafTTL is lower than pki.MinLeafTTL on purpose: an online CA
+	// renews automatically, so minutes (seconds in tests) are workable.
+	MinLeafTTL = 5 * time.Second
+)
+
+// CAName is the reserved workload name of the CA's own serving
+// certificate; no token or renewal can obtain it, and pki.SignLeaf
+// refuses it (only pki.Issuer.SignCAServer issues it).
+const CAName = spiffeid.CAName
 
 // Config configures a Server: one environment of one PKI directory.
 type Config struct {
@@ -61,8 +75,8 @@ func (c *Config) Validate() error {
 	if c.Dir == "" || c.Env == "" {
 		return errors.New("ca config: dir and env are required")
 	}
-	if !labelRE.MatchString(c.Env) {
-		return fmt.Errorf("ca config: invalid env %q", c.Env)
+	if err := spiffeid.ValidateEnv(c.Env); err != nil {
+		return fmt.Errorf("ca config: %w", err)
 	}
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
@@ -149,14 +163,14 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 	old := s.st.Swap(st)
 	switch {
 	case old == nil:
-		s.log.Info("ca loaded", "intermediate", st.cur.cert.Subject.CommonName, "signing_with", serialOf(st.signer.cert),
+		s.log.Info("ca loaded", "intermediate", st.cur.Cert().Subject.CommonName, "signing_with", serialOf(st.signer.Cert()),
 			"overlap", st.prev != nil)
-	case !old.cur.cert.Equal(st.cur.cert):
-		s.log.Info("new intermediate published in the trust bundle", "serial", serialOf(st.cur.cert),
+	case !old.cur.Cert().Equal(st.cur.Cert()):
+		s.log.Info("new intermediate published in the trust bundle", "serial", serialOf(st.cur.Cert()),
 			"signing_from", st.publishedAt.Add(s.cfg.PublishDelay))
 	}
-	if old != nil && !old.signer.cert.Equal(st.signer.cert) {
-		s.log.Info("leaves are now signed by another intermediate", "serial", serialOf(st.signer.cert))
+	if old != nil && !old.signer.Cert().Equal(st.signer.Cert()) {
+		s.log.Info("leaves are now signed by another intermediate", "serial", serialOf(st.signer.Cert()))
 	}
 	return st, nil
 }

@@ -45,7 +45,7 @@ func TestBootstrapGrantsExactlyTheTokenIdentityOnce(t *testing.T) {
 	if !slices.Equal(leaf.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}) {
 		t.Errorf("EKUs = %v", leaf.ExtKeyUsage)
 	}
-	if life := leaf.NotAfter.Sub(leaf.NotBefore); life > DefaultLeafTTL+maxBackdate {
+	if life := leaf.NotAfter.Sub(leaf.NotBefore); life > DefaultLeafTTL+pki.Backdate(DefaultLeafTTL) {
 		t.Errorf("lifetime %v exceeds the leaf ttl", life)
 	}
 	inter, _ := pki.ReadCertificates(l.CACert("dev"))
@@ -236,7 +236,7 @@ func TestTokenStoreKeepsOnlyAHash(t *testing.T) {
 		if !strings.Contains(path, tokenHash(tok)) {
 			t.Errorf("record %s is not named after the token's hash", path)
 		}
-		if perm := fileMode(t, path); perm != keyPerm {
+		if perm := fileMode(t, path); perm != pki.SecretPerm {
 			t.Errorf("%s mode %04o, want 0600", path, perm)
 		}
 	}

@@ -56,7 +56,7 @@ func (s *Server) currentServing(now time.Time) (*serving, error) {
 	if sv := s.serving.Load(); sv != nil && sv.st == st && now.Before(sv.renewAt) {
 		return sv, nil
 	}
-	if sv := s.serving.Load(); sv != nil && sv.st.signer.cert.Equal(st.signer.cert) && now.Before(sv.renewAt) {
+	if sv := s.serving.Load(); sv != nil && sv.st.signer.Cert().Equal(st.signer.Cert()) && now.Before(sv.renewAt) {
 		// Same signer: keep the certificate, take the new anchors and CRLs.
 		next := &serving{st: st, renewAt: sv.renewAt, cfg: s.serverTLS(st, sv.cfg.Certificates[0])}
 		s.serving.Store(next)
@@ -67,13 +67,12 @@ func (s *Server) currentServing(now time.Time) (*serving, error) {
 		return nil, fmt.Errorf("ca serving key: %w", err)
 	}
 	dns, ips := pki.DefaultSANs(CAName, slices.Concat(st.hosts, s.cfg.Hosts), nil, nil)
-	spec := leafSpec{td: st.td, env: s.cfg.Env, name: CAName, dns: dns, ips: ips,
-		ekus: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, ttl: s.cfg.LeafTTL}
-	cert, err := signLeaf(now, spec, key.Public(), st.signer.cert, st.signer.key)
+	spec := pki.LeafSpec{TrustDomain: st.td, Env: s.cfg.Env, DNS: dns, IPs: ips, TTL: s.cfg.LeafTTL}
+	cert, err := st.signer.SignCAServer(now, spec, key.Public())
 	if err != nil {
 		return nil, fmt.Errorf("ca serving certificate: %w", err)
 	}
-	tc := tls.Certificate{Certificate: [][]byte{cert.Raw, st.signer.cert.Raw}, PrivateKey: key, Leaf: cert}
+	tc := tls.Certificate{Certificate: [][]byte{cert.Raw, st.signer.Cert().Raw}, PrivateKey: key, Leaf: cert}
 	life := cert.NotAfter.Sub(cert.NotBefore)
 	sv := &serving{st: st, renewAt: cert.NotBefore.Add(time.Duration(float64(life) * pki.RenewFraction)), cfg: s.serverTLS(st, tc)}
 	s.serving.Store(sv)

@@ -2,7 +2,6 @@ package ca
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -16,23 +15,17 @@ import (
 	"logsys/pki"
 )
 
-// authority is an intermediate with its signing key.
-type authority struct {
-	cert *x509.Certificate
-	key  crypto.Signer
-}
-
 // envState is one consistent reading of the environment from the PKI
 // directory. It is immutable once loaded.
 type envState struct {
 	td    string
 	hosts []string
 	root  *x509.Certificate
-	cur   *authority
-	prev  *authority // nil outside an overlap window
+	cur   *pki.Issuer
+	prev  *pki.Issuer // nil outside an overlap window
 	// signer issues new leaves: prev while the current intermediate is
 	// younger (on disk) than the publication delay, cur otherwise.
-	signer      *authority
+	signer      *pki.Issuer
 	publishedAt time.Time // mtime of ca.pem
 	crls        []*x509.RevocationList
 	crlPEM      []byte
@@ -73,13 +66,13 @@ func loadState(dir, env string, now time.Time, publishDelay time.Duration) (*env
 	if s.prev != nil && now.Before(s.publishedAt.Add(publishDelay)) {
 		s.signer = s.prev
 	}
-	s.pool.AddCert(s.cur.cert)
-	if err := s.addCRL(l.CRLFile(env), s.cur.cert); err != nil {
+	s.pool.AddCert(s.cur.Cert())
+	if err := s.addCRL(l.CRLFile(env), s.cur.Cert()); err != nil {
 		return nil, err
 	}
 	if s.prev != nil {
-		s.pool.AddCert(s.prev.cert)
-		if err := s.addCRL(l.PrevCRLFile(env), s.prev.cert); err != nil {
+		s.pool.AddCert(s.prev.Cert())
+		if err := s.addCRL(l.PrevCRLFile(env), s.prev.Cert()); err != nil {
 			return nil, err
 		}
 	}
@@ -89,7 +82,7 @@ func loadState(dir, env string, now time.Time, publishDelay time.Duration) (*env
 // readAuthority reads an intermediate and its key, checks that they match
 // and that the root signed the certificate. An expired intermediate is
 // returned as nil.
-func readAuthority(certPath, keyPath string, root *x509.Certificate, now time.Time) (*authority, error) {
+func readAuthority(certPath, keyPath string, root *x509.Certificate, now time.Time) (*pki.Issuer, error) {
 	certs, err := pki.ReadCertificates(certPath)
 	if err != nil {
 		return nil, err
@@ -108,11 +101,11 @@ func readAuthority(certPath, keyPath string, root *x509.Certificate, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !pub.Equal(cert.PublicKey) {
-		return nil, fmt.Errorf("%s: does not match %s", keyPath, certPath)
+	iss, err := pki.NewIssuer(cert, key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: does not match %s: %w", keyPath, certPath, err)
 	}
-	return &authority{cert: cert, key: key}, nil
+	return iss, nil
 }
 
 // addCRL reads the CRL at path (a missing file means nothing is revoked)
@@ -144,7 +137,7 @@ func (s *envState) addCRL(path string, issuer *x509.Certificate) error {
 // same reports whether o holds the same certificates, signer, CRLs and
 // hosts as s.
 func (s *envState) same(o *envState) bool {
-	eq := func(a, b *authority) bool { return (a == nil) == (b == nil) && (a == nil || a.cert.Equal(b.cert)) }
+	eq := func(a, b *pki.Issuer) bool { return (a == nil) == (b == nil) && (a == nil || a.Cert().Equal(b.Cert())) }
 	return s.td == o.td && slices.Equal(s.hosts, o.hosts) && s.root.Equal(o.root) &&
 		eq(s.cur, o.cur) && eq(s.prev, o.prev) && eq(s.signer, o.signer) && bytes.Equal(s.crlPEM, o.crlPEM)
 }
@@ -161,9 +154,9 @@ func (s *envState) revoked(serial *big.Int) bool {
 }
 
 // intermediate returns our intermediate that signed c, or nil.
-func (s *envState) intermediate(c *x509.Certificate) *authority {
-	for _, a := range []*authority{s.cur, s.prev} {
-		if a != nil && c.CheckSignatureFrom(a.cert) == nil {
+func (s *envState) intermediate(c *x509.Certificate) *pki.Issuer {
+	for _, a := range []*pki.Issuer{s.cur, s.prev} {
+		if a != nil && c.CheckSignatureFrom(a.Cert()) == nil {
 			return a
 		}
 	}
@@ -175,9 +168,9 @@ func (s *envState) intermediate(c *x509.Certificate) *authority {
 // root, bundle.pem (only during an overlap) holds both intermediates and
 // the root, crl.pem holds every CRL of the environment.
 func (s *envState) trust() Trust {
-	t := Trust{CA: string(encodeCerts(s.cur.cert)), Chain: string(encodeCerts(s.cur.cert, s.root)), CRL: string(s.crlPEM)}
+	t := Trust{CA: string(pki.EncodeCerts(s.cur.Cert())), Chain: string(pki.EncodeCerts(s.cur.Cert(), s.root)), CRL: string(s.crlPEM)}
 	if s.prev != nil {
-		t.Bundle = string(encodeCerts(s.cur.cert, s.prev.cert, s.root))
+		t.Bundle = string(pki.EncodeCerts(s.cur.Cert(), s.prev.Cert(), s.root))
 	}
 	return t
 }

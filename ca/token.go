@@ -11,11 +11,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 
 	"logsys/pki"
+	"logsys/spiffeid"
 )
 
 // Token lifetimes.
@@ -25,8 +25,6 @@ const (
 	tokenPrefix     = "lst"
 	tokenBytes      = 32 // 256 bits of randomness
 )
-
-var labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // TokenRecord is what the CA stores about a bootstrap token: never the
 // token itself, only its SHA-256 (the file name).
@@ -49,13 +47,13 @@ type TokenOptions struct {
 	Now   func() time.Time
 }
 
-// tokenDirs are DIR/<env>/tokens/pending and .../used; a token's record
-// lives in pending until a bootstrap claims it by renaming it into used.
-// The rename is atomic, so a token is spent at most once even when two
-// requests race for it.
+// tokenDirs are pki.Layout's TokensPending and TokensUsed; a token's
+// record lives in pending until a bootstrap claims it by renaming it into
+// used. The rename is atomic, so a token is spent at most once even when
+// two requests race for it.
 func tokenDirs(dir, env string) (pending, used string) {
-	base := filepath.Join(pki.Layout{Dir: dir}.EnvDir(env), "tokens")
-	return filepath.Join(base, "pending"), filepath.Join(base, "used")
+	l := pki.Layout{Dir: dir}
+	return l.TokensPending(env), l.TokensUsed(env)
 }
 
 // NewToken creates a single-use bootstrap token for env/name, stores its
@@ -69,11 +67,11 @@ func NewToken(opts TokenOptions) (string, TokenRecord, error) {
 	switch {
 	case opts.TTL < 0 || opts.TTL > MaxTokenTTL:
 		return "", TokenRecord{}, fmt.Errorf("new token: ttl %v outside (0, %v]", opts.TTL, MaxTokenTTL)
-	case !labelRE.MatchString(opts.Env):
+	case spiffeid.ValidateEnv(opts.Env) != nil:
 		return "", TokenRecord{}, fmt.Errorf("new token: invalid env %q", opts.Env)
-	case !labelRE.MatchString(opts.Name):
+	case spiffeid.ValidateName(opts.Name) != nil:
 		return "", TokenRecord{}, fmt.Errorf("new token: invalid name %q", opts.Name)
-	case opts.Name == CAName:
+	case spiffeid.ValidateWorkloadName(opts.Name) != nil:
 		return "", TokenRecord{}, fmt.Errorf("new token: name %q is reserved for the CA itself", CAName)
 	}
 	if _, err := os.Stat(pki.Layout{Dir: opts.Dir}.CACert(opts.Env)); err != nil {
@@ -91,7 +89,7 @@ func NewToken(opts TokenOptions) (string, TokenRecord, error) {
 	}
 	pending, _ := tokenDirs(opts.Dir, opts.Env)
 	pruneExpired(pending, now)
-	if err := writeFileAtomic(filepath.Join(pending, tokenHash(tok)+".json"), append(data, '\n'), keyPerm); err != nil {
+	if err := pki.WriteFile(opts.Dir, filepath.Join(pending, tokenHash(tok)+".json"), append(data, '\n'), pki.SecretPerm); err != nil {
 		return "", TokenRecord{}, fmt.Errorf("new token: %w", err)
 	}
 	return tok, rec, nil
@@ -105,7 +103,7 @@ func tokenHash(tok string) string {
 // tokenEnv returns the environment a well-formed token names.
 func tokenEnv(tok string) (string, bool) {
 	parts := strings.Split(tok, ".")
-	if len(parts) != 3 || parts[0] != tokenPrefix || !labelRE.MatchString(parts[1]) {
+	if len(parts) != 3 || parts[0] != tokenPrefix || spiffeid.ValidateEnv(parts[1]) != nil {
 		return "", false
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(parts[2])
@@ -143,7 +141,7 @@ func consumeToken(dir, env, tok string, now time.Time) (TokenRecord, error) {
 	}
 	pending, used := tokenDirs(dir, env)
 	name := tokenHash(tok) + ".json"
-	if err := os.MkdirAll(used, dirPerm); err != nil {
+	if err := os.MkdirAll(used, pki.DirPerm); err != nil {
 		return TokenRecord{}, fmt.Errorf("token store: %w", err)
 	}
 	err := os.Rename(filepath.Join(pending, name), filepath.Join(used, name))
@@ -166,14 +164,14 @@ func consumeToken(dir, env, tok string, now time.Time) (TokenRecord, error) {
 	}
 	rec.Used = now.UTC()
 	if out, err := json.MarshalIndent(rec, "", "  "); err == nil {
-		_ = writeFileAtomic(filepath.Join(used, name), append(out, '\n'), keyPerm) // best effort: the rename already spent it
+		_ = pki.WriteFile(dir, filepath.Join(used, name), append(out, '\n'), pki.SecretPerm) // best effort: the rename already spent it
 	}
 	switch {
 	case rec.Env != env:
 		return TokenRecord{}, refuse(403, "wrong_env", "token is bound to env %s, this CA serves %s", rec.Env, env)
 	case !now.Before(rec.Expires):
 		return TokenRecord{}, refuse(401, "token_expired", "token expired at %s", rec.Expires.Format(time.RFC3339))
-	case !labelRE.MatchString(rec.Name) || rec.Name == CAName:
+	case spiffeid.ValidateWorkloadName(rec.Name) != nil:
 		return TokenRecord{}, refuse(403, "identity", "token names %q, which cannot be issued", rec.Name)
 	}
 	return rec, nil

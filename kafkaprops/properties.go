@@ -1,39 +1,44 @@
-package pki
+// Package kafkaprops owns the Java properties that make a Kafka client or
+// broker use a leaf of a `logsys pki` directory over mutual TLS (`logsys
+// pki snippets`), and the two files those properties name that `logsys
+// pki init` does not create (keystore.pem, store.properties).
+package kafkaprops
 
 import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
+
+	"logsys/pki"
+	"logsys/spiffeid"
 )
 
-// KafkaFormat is the store format a Java Kafka client or broker loads.
-type KafkaFormat string
+// Format is the store format a Java Kafka client or broker loads.
+type Format string
 
-// Store formats for KafkaProperties.
+// Store formats for Properties.
 const (
-	KafkaPEM    KafkaFormat = "pem"
-	KafkaJKS    KafkaFormat = "jks"
-	KafkaPKCS12 KafkaFormat = "p12"
+	PEM    Format = "pem"
+	JKS    Format = "jks"
+	PKCS12 Format = "p12"
 )
 
-// KafkaRole says whether properties are for a client or a broker.
-type KafkaRole string
+// Role says whether properties are for a client or a broker.
+type Role string
 
-// Roles for KafkaProperties.
+// Roles for Properties.
 const (
-	KafkaClient KafkaRole = "client"
-	KafkaBroker KafkaRole = "broker"
+	Client Role = "client"
+	Broker Role = "broker"
 )
 
-// KafkaOptions selects the leaf DIR/<Env>/<Name> and what to print.
-type KafkaOptions struct {
+// Options selects the leaf DIR/<Env>/<Name> and what to print.
+type Options struct {
 	Dir, Env, Name string
-	Format         KafkaFormat // default KafkaPKCS12
-	Role           KafkaRole   // default KafkaClient
+	Format         Format // default PKCS12
+	Role           Role   // default Client
 	// Bootstrap is bootstrap.servers for a client and the advertised
 	// SSL listener for a broker; default localhost:9093.
 	Bootstrap string
@@ -44,27 +49,15 @@ type KafkaOptions struct {
 	Password string
 }
 
-// KeystorePEM is the PEM keystore for Kafka (ssl.keystore.type=PEM): the
-// leaf's PKCS#8 key followed by its chain. WriteKafkaFiles creates it.
-func (l Layout) KeystorePEM(env, name string) string {
-	return filepath.Join(l.LeafDir(env, name), "keystore.pem")
-}
-
-// StorePropertiesFile holds "password=<store.pass>" for Kafka's
-// FileConfigProvider. WriteKafkaFiles creates it.
-func (l Layout) StorePropertiesFile(env, name string) string {
-	return filepath.Join(l.LeafDir(env, name), "store.properties")
-}
-
 var hostPort = regexp.MustCompile(`^[A-Za-z0-9.\-\[\]:]+:[0-9]{1,5}$`)
 
 // resolve fills defaults and validates.
-func (o KafkaOptions) resolve() (KafkaOptions, error) {
+func (o Options) resolve() (Options, error) {
 	if o.Format == "" {
-		o.Format = KafkaPKCS12
+		o.Format = PKCS12
 	}
 	if o.Role == "" {
-		o.Role = KafkaClient
+		o.Role = Client
 	}
 	if o.Bootstrap == "" {
 		o.Bootstrap = "localhost:9093"
@@ -73,19 +66,19 @@ func (o KafkaOptions) resolve() (KafkaOptions, error) {
 	if o.Dir == "" {
 		errs = append(errs, errors.New("dir is required"))
 	}
-	if err := validLabel("env", o.Env); err != nil {
+	if err := spiffeid.ValidateEnv(o.Env); err != nil {
 		errs = append(errs, err)
 	}
-	if err := validLabel("name", o.Name); err != nil {
+	if err := spiffeid.ValidateName(o.Name); err != nil {
 		errs = append(errs, err)
 	}
 	switch o.Format {
-	case KafkaPEM, KafkaJKS, KafkaPKCS12:
+	case PEM, JKS, PKCS12:
 	default:
 		errs = append(errs, fmt.Errorf("format %q must be pem, jks or p12", o.Format))
 	}
 	switch o.Role {
-	case KafkaClient, KafkaBroker:
+	case Client, Broker:
 	default:
 		errs = append(errs, fmt.Errorf("role %q must be client or broker", o.Role))
 	}
@@ -95,7 +88,7 @@ func (o KafkaOptions) resolve() (KafkaOptions, error) {
 			break
 		}
 	}
-	if o.Role == KafkaBroker && strings.Contains(o.Bootstrap, ",") {
+	if o.Role == Broker && strings.Contains(o.Bootstrap, ",") {
 		errs = append(errs, errors.New("a broker advertises one host:port"))
 	}
 	if strings.ContainsAny(o.Password, "\r\n") {
@@ -104,25 +97,27 @@ func (o KafkaOptions) resolve() (KafkaOptions, error) {
 	return o, errors.Join(errs...)
 }
 
-// KafkaProperties returns Java properties that make a Kafka client or
+// Properties returns Java properties that make a Kafka client or
 // broker use the leaf DIR/<env>/<name> over mutual TLS: keystore and
 // truststore in the chosen format, TLS 1.3, host name verification, and for
 // a broker required client authentication and principal mapping rules that
 // admit only certificates of env (subject CN=<name>,OU=<env>,O=logsys),
 // mapped to the bare name. It only computes paths; files it names that
-// `logsys pki init` does not create come from WriteKafkaFiles.
-func KafkaProperties(o KafkaOptions) (string, error) {
+// `logsys pki init` does not create come from WriteFiles. Trust anchors
+// are the environment's intermediate(s) only: ca.pem for PEM, the
+// truststores (which never hold the root) otherwise.
+func Properties(o Options) (string, error) {
 	o, err := o.resolve()
 	if err != nil {
 		return "", fmt.Errorf("kafka properties: %w", err)
 	}
-	l := Layout{Dir: o.Dir}
+	l := pki.Layout{Dir: o.Dir}
 	var b strings.Builder
 	line := func(k, v string) { fmt.Fprintf(&b, "%s=%s\n", k, escapeProperty(v)) }
 	comment := func(s string) { fmt.Fprintf(&b, "# %s\n", s) }
 
 	comment(fmt.Sprintf("logsys: Kafka %s %s/%s, %s stores, from %s", o.Role, o.Env, o.Name, o.Format, l.LeafDir(o.Env, o.Name)))
-	if o.Role == KafkaBroker {
+	if o.Role == Broker {
 		_, port, _ := net.SplitHostPort(o.Bootstrap)
 		comment("Merge into server.properties; KRaft controller settings are not covered here.")
 		line("listeners", "SSL://:"+port)
@@ -143,8 +138,8 @@ func KafkaProperties(o KafkaOptions) (string, error) {
 
 	pass := o.Password
 	switch {
-	case o.Format == KafkaPEM:
-	case o.Role == KafkaBroker:
+	case o.Format == PEM:
+	case o.Role == Broker:
 		line("config.providers", "file")
 		line("config.providers.file.class", "org.apache.kafka.common.config.provider.FileConfigProvider")
 		comment("store.properties holds password=<store.pass>, mode 0600 (logsys pki snippets --write).")
@@ -158,7 +153,7 @@ func KafkaProperties(o KafkaOptions) (string, error) {
 	}
 
 	switch o.Format {
-	case KafkaPEM:
+	case PEM:
 		comment("keystore.pem is key.pem then cert.pem (logsys pki snippets --write); re-run after a rotation.")
 		comment("PEM stores take no password; the key is unencrypted PKCS#8, so keep keystore.pem 0600.")
 		line("ssl.keystore.type", "PEM")
@@ -167,9 +162,9 @@ func KafkaProperties(o KafkaOptions) (string, error) {
 		comment("During an intermediate rollover (ca-prev.pem present) append ca-prev.pem to a copy of ca.pem.")
 		line("ssl.truststore.type", "PEM")
 		line("ssl.truststore.location", l.CACert(o.Env))
-	case KafkaJKS, KafkaPKCS12:
+	case JKS, PKCS12:
 		typ, ks, ts := "PKCS12", l.KeystoreP12(o.Env, o.Name), l.TruststoreP12(o.Env, o.Name)
-		if o.Format == KafkaJKS {
+		if o.Format == JKS {
 			typ, ks, ts = "JKS", l.KeystoreJKS(o.Env, o.Name), l.TruststoreJKS(o.Env, o.Name)
 		}
 		line("ssl.keystore.type", typ)
@@ -188,90 +183,4 @@ func KafkaProperties(o KafkaOptions) (string, error) {
 func escapeProperty(v string) string {
 	r := strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`)
 	return r.Replace(v)
-}
-
-// WriteKafkaFiles writes the files KafkaProperties names that `logsys pki
-// init` does not create: the PEM keystore (key then chain) for KafkaPEM,
-// and store.properties for a broker with a JKS or PKCS#12 store. Files are
-// written atomically with mode 0600. It returns the paths written.
-func WriteKafkaFiles(o KafkaOptions) ([]string, error) {
-	o, err := o.resolve()
-	if err != nil {
-		return nil, fmt.Errorf("kafka files: %w", err)
-	}
-	l := Layout{Dir: o.Dir}
-	switch {
-	case o.Format == KafkaPEM:
-		certs, err := ReadCertificates(l.CertFile(o.Env, o.Name))
-		if err != nil {
-			return nil, err
-		}
-		key, err := ReadPrivateKey(l.KeyFile(o.Env, o.Name))
-		if err != nil {
-			return nil, err
-		}
-		if !keyMatches(certs[0], key) {
-			return nil, fileErrf(l.KeyFile(o.Env, o.Name), ErrKeyMismatch, "does not match %s", l.CertFile(o.Env, o.Name))
-		}
-		keyPEM, err := encodeKey(key)
-		if err != nil {
-			return nil, err
-		}
-		path := l.KeystorePEM(o.Env, o.Name)
-		if err := writeFileAtomic(path, append(keyPEM, encodeCerts(certs...)...), keyPerm); err != nil {
-			return nil, err
-		}
-		return []string{path}, nil
-	case o.Role == KafkaBroker:
-		pass, err := readPassword(l.PassFile(o.Env, o.Name))
-		if err != nil {
-			return nil, err
-		}
-		path := l.StorePropertiesFile(o.Env, o.Name)
-		if err := writeFileAtomic(path, []byte("password="+escapeProperty(pass)+"\n"), keyPerm); err != nil {
-			return nil, err
-		}
-		return []string{path}, nil
-	}
-	return nil, nil
-}
-
-// ReadStorePassword returns the password of the leaf's keystores and
-// truststores (store.pass).
-func ReadStorePassword(dir, env, name string) (string, error) {
-	return readPassword(Layout{Dir: dir}.PassFile(env, name))
-}
-
-// missingFiles returns the files the properties of o name that do not exist.
-func (o KafkaOptions) missingFiles() []string {
-	l := Layout{Dir: o.Dir}
-	var paths []string
-	switch o.Format {
-	case KafkaPEM:
-		paths = []string{l.KeystorePEM(o.Env, o.Name), l.CACert(o.Env)}
-	case KafkaJKS:
-		paths = []string{l.KeystoreJKS(o.Env, o.Name), l.TruststoreJKS(o.Env, o.Name)}
-	default:
-		paths = []string{l.KeystoreP12(o.Env, o.Name), l.TruststoreP12(o.Env, o.Name)}
-	}
-	if o.Role == KafkaBroker && o.Format != KafkaPEM {
-		paths = append(paths, l.StorePropertiesFile(o.Env, o.Name))
-	}
-	var out []string
-	for _, p := range paths {
-		if _, err := os.Stat(p); err != nil {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// MissingKafkaFiles returns the files KafkaProperties(o) names that do not
-// exist yet (run WriteKafkaFiles, or `logsys pki init`, to create them).
-func MissingKafkaFiles(o KafkaOptions) ([]string, error) {
-	o, err := o.resolve()
-	if err != nil {
-		return nil, fmt.Errorf("kafka files: %w", err)
-	}
-	return o.missingFiles(), nil
 }

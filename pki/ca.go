@@ -7,7 +7,6 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"net"
-	"net/url"
 	"time"
 )
 
@@ -23,8 +22,6 @@ const (
 	// RenewFraction is the default share of a lifetime after which a
 	// certificate is renewed (see NeedsRenewal).
 	RenewFraction = 2.0 / 3.0
-	// backdate absorbs clock skew between issuer and relying parties.
-	backdate = 5 * time.Minute
 )
 
 // Usage says which TLS roles a leaf may take.
@@ -74,7 +71,10 @@ func (u Usage) extKeyUsage() []x509.ExtKeyUsage {
 	return []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
 }
 
-func usageOf(c *x509.Certificate) Usage {
+// UsageOf returns the TLS usage c carries, so that a re-issue or renewal
+// never widens it. ok is false when c has neither server nor client
+// authentication; u is then UsageServerClient, what pki re-issues it with.
+func UsageOf(c *x509.Certificate) (u Usage, ok bool) {
 	var s, cl bool
 	for _, u := range c.ExtKeyUsage {
 		s = s || u == x509.ExtKeyUsageServerAuth
@@ -82,17 +82,16 @@ func usageOf(c *x509.Certificate) Usage {
 	}
 	switch {
 	case s && !cl:
-		return UsageServer
+		return UsageServer, true
 	case cl && !s:
-		return UsageClient
+		return UsageClient, true
 	}
-	return UsageServerClient
+	return UsageServerClient, s && cl
 }
 
-// authority is a CA certificate with its signing key.
-type authority struct {
-	cert *x509.Certificate
-	key  crypto.Signer
+func usageOf(c *x509.Certificate) Usage {
+	u, _ := UsageOf(c)
+	return u
 }
 
 // NeedsRenewal reports whether cert should be replaced at now: when now is
@@ -107,7 +106,7 @@ func NeedsRenewal(cert *x509.Certificate, now time.Time, fraction float64) bool 
 	return !now.Before(renewAt)
 }
 
-func baseTemplate(now, notAfter time.Time, subject pkix.Name, pub crypto.PublicKey) (*x509.Certificate, error) {
+func baseTemplate(notBefore, notAfter time.Time, subject pkix.Name, pub crypto.PublicKey) (*x509.Certificate, error) {
 	serial, err := RandomSerial()
 	if err != nil {
 		return nil, err
@@ -119,7 +118,7 @@ func baseTemplate(now, notAfter time.Time, subject pkix.Name, pub crypto.PublicK
 	return &x509.Certificate{
 		SerialNumber: serial,
 		Subject:      subject,
-		NotBefore:    now.Add(-backdate).UTC(),
+		NotBefore:    notBefore.UTC(),
 		NotAfter:     notAfter.UTC(),
 		SubjectKeyId: ski,
 	}, nil
@@ -133,13 +132,14 @@ func sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto.Signe
 	return x509.ParseCertificate(der)
 }
 
-func newRoot(now time.Time, td string, kt KeyType) (*authority, error) {
+func newRoot(now time.Time, td string, kt KeyType) (*Issuer, error) {
 	key, err := kt.generate()
 	if err != nil {
 		return nil, fmt.Errorf("generate root key: %w", err)
 	}
 	subj := pkix.Name{Organization: []string{"logsys"}, OrganizationalUnit: []string{td}, CommonName: "logsys root CA"}
-	tmpl, err := baseTemplate(now, now.AddDate(RootLifetimeYears, 0, 0), subj, key.Public())
+	notAfter := now.AddDate(RootLifetimeYears, 0, 0)
+	tmpl, err := baseTemplate(now.Add(-Backdate(notAfter.Sub(now))), notAfter, subj, key.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -151,10 +151,10 @@ func newRoot(now time.Time, td string, kt KeyType) (*authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &authority{cert: cert, key: key}, nil
+	return &Issuer{cert: cert, key: key}, nil
 }
 
-func newIntermediate(now time.Time, root *authority, td, env string, kt KeyType) (*authority, error) {
+func newIntermediate(now time.Time, root *Issuer, td, env string, kt KeyType) (*Issuer, error) {
 	key, err := kt.generate()
 	if err != nil {
 		return nil, fmt.Errorf("generate %s intermediate key: %w", env, err)
@@ -164,7 +164,7 @@ func newIntermediate(now time.Time, root *authority, td, env string, kt KeyType)
 		notAfter = root.cert.NotAfter
 	}
 	subj := pkix.Name{Organization: []string{"logsys"}, OrganizationalUnit: []string{td}, CommonName: "logsys " + env + " intermediate CA"}
-	tmpl, err := baseTemplate(now, notAfter, subj, key.Public())
+	tmpl, err := baseTemplate(now.Add(-Backdate(notAfter.Sub(now))), notAfter, subj, key.Public())
 	if err != nil {
 		return nil, err
 	}
@@ -177,34 +177,7 @@ func newIntermediate(now time.Time, root *authority, td, env string, kt KeyType)
 	if err != nil {
 		return nil, err
 	}
-	return &authority{cert: cert, key: key}, nil
-}
-
-// LeafSpec describes one leaf certificate.
-type LeafSpec struct {
-	TrustDomain string
-	Env         string
-	Name        string
-	DNS         []string
-	IPs         []net.IP
-	TTL         time.Duration
-	Usage       Usage
-}
-
-func (s LeafSpec) validate() error {
-	if err := validTrustDomain(s.TrustDomain); err != nil {
-		return err
-	}
-	if err := validLabel("env", s.Env); err != nil {
-		return err
-	}
-	if err := validLabel("name", s.Name); err != nil {
-		return err
-	}
-	if s.TTL < MinLeafTTL {
-		return fmt.Errorf("leaf ttl %v is below the minimum %v", s.TTL, MinLeafTTL)
-	}
-	return nil
+	return &Issuer{cert: cert, key: key}, nil
 }
 
 // DefaultSANs returns the SANs every leaf gets: its name, localhost and
@@ -248,56 +221,6 @@ func appendIP(list []net.IP, ip net.IP) []net.IP {
 		}
 	}
 	return append(list, ip)
-}
-
-func newLeaf(now time.Time, ca *authority, spec LeafSpec, kt KeyType) (*x509.Certificate, crypto.Signer, error) {
-	if err := spec.validate(); err != nil {
-		return nil, nil, err
-	}
-	key, err := kt.generate()
-	if err != nil {
-		return nil, nil, fmt.Errorf("generate key for %s/%s: %w", spec.Env, spec.Name, err)
-	}
-	notAfter := now.Add(spec.TTL)
-	if notAfter.After(ca.cert.NotAfter) {
-		notAfter = ca.cert.NotAfter
-	}
-	uri, err := url.Parse(SPIFFEID(spec.TrustDomain, spec.Env, spec.Name))
-	if err != nil {
-		return nil, nil, fmt.Errorf("build identity: %w", err)
-	}
-	subj := pkix.Name{Organization: []string{"logsys"}, OrganizationalUnit: []string{spec.Env}, CommonName: spec.Name}
-	tmpl, err := baseTemplate(now, notAfter, subj, key.Public())
-	if err != nil {
-		return nil, nil, err
-	}
-	tmpl.BasicConstraintsValid = true
-	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
-	tmpl.ExtKeyUsage = spec.Usage.resolve(spec.Name).extKeyUsage()
-	tmpl.DNSNames = spec.DNS
-	tmpl.IPAddresses = spec.IPs
-	tmpl.URIs = []*url.URL{uri}
-	cert, err := sign(tmpl, ca.cert, key.Public(), ca.key)
-	if err != nil {
-		return nil, nil, err
-	}
-	return cert, key, nil
-}
-
-// specOf recovers the issuance profile of an existing leaf for re-issue.
-func specOf(c *x509.Certificate) (LeafSpec, error) {
-	if len(c.URIs) != 1 {
-		return LeafSpec{}, fmt.Errorf("%w: want exactly one URI SAN, found %d", ErrIdentity, len(c.URIs))
-	}
-	td, env, name, err := ParseID(c.URIs[0].String())
-	if err != nil {
-		return LeafSpec{}, fmt.Errorf("%w: %w", ErrIdentity, err)
-	}
-	ttl := c.NotAfter.Sub(c.NotBefore) - backdate
-	if ttl < MinLeafTTL {
-		ttl = MinLeafTTL
-	}
-	return LeafSpec{TrustDomain: td, Env: env, Name: name, DNS: c.DNSNames, IPs: c.IPAddresses, TTL: ttl, Usage: usageOf(c)}, nil
 }
 
 // coversSANs reports whether c already carries every wanted DNS name and IP.

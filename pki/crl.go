@@ -34,12 +34,12 @@ func readCRL(path string, issuer *x509.Certificate) (*x509.RevocationList, error
 }
 
 // writeCRL signs a CRL with the given entries and number.
-func writeCRL(path string, now time.Time, ca *authority, number *big.Int, entries []x509.RevocationListEntry) (*x509.RevocationList, error) {
-	return writeCRLUntil(path, now, now.Add(CRLLifetime), ca, number, entries)
+func writeCRL(l Layout, path string, now time.Time, ca *Issuer, number *big.Int, entries []x509.RevocationListEntry) (*x509.RevocationList, error) {
+	return writeCRLUntil(l, path, now, now.Add(CRLLifetime), ca, number, entries)
 }
 
 // writeCRLUntil signs a CRL valid until next.
-func writeCRLUntil(path string, now, next time.Time, ca *authority, number *big.Int, entries []x509.RevocationListEntry) (*x509.RevocationList, error) {
+func writeCRLUntil(l Layout, path string, now, next time.Time, ca *Issuer, number *big.Int, entries []x509.RevocationListEntry) (*x509.RevocationList, error) {
 	tmpl := &x509.RevocationList{
 		Number:                    number,
 		ThisUpdate:                now.UTC(),
@@ -50,7 +50,7 @@ func writeCRLUntil(path string, now, next time.Time, ca *authority, number *big.
 	if err != nil {
 		return nil, fmt.Errorf("sign crl %s: %w", path, err)
 	}
-	if err := writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), publicPerm); err != nil {
+	if err := l.write(path, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), publicPerm); err != nil {
 		return nil, err
 	}
 	return x509.ParseRevocationList(der)

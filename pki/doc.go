@@ -19,7 +19,7 @@
 //	DIR/<env>/<name>/cert.pem         leaf followed by its intermediate
 //	DIR/<env>/<name>/key.pem          PKCS#8 private key
 //	DIR/<env>/<name>/keystore.p12|jks key with full chain
-//	DIR/<env>/<name>/truststore.p12|jks root and the environment's intermediate(s)
+//	DIR/<env>/<name>/truststore.p12|jks the environment's intermediate(s) only, never the root
 //	DIR/<env>/<name>/store.pass       random password of the four stores
 //
 // Trust consumers load bundle.pem when it exists and ca-chain.pem otherwise

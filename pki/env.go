@@ -7,13 +7,15 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"logsys/spiffeid"
 )
 
 // envCA is the loaded state of one environment.
 type envCA struct {
 	name    string
-	cur     *authority
-	prev    *authority // nil outside an overlap window
+	cur     *Issuer
+	prev    *Issuer // nil outside an overlap window
 	curCRL  *x509.RevocationList
 	prevCRL *x509.RevocationList
 	// old is an intermediate that init just replaced; leaves it signed
@@ -58,7 +60,7 @@ func checkIntermediate(path, env string, cert, root *x509.Certificate) error {
 }
 
 // readAuthority reads an intermediate certificate and, with withKey, its key.
-func readAuthority(env, certPath, keyPath string, root *x509.Certificate, withKey bool) (*authority, error) {
+func readAuthority(env, certPath, keyPath string, root *x509.Certificate, withKey bool) (*Issuer, error) {
 	var cert *x509.Certificate
 	var key crypto.Signer
 	var err error
@@ -77,13 +79,13 @@ func readAuthority(env, certPath, keyPath string, root *x509.Certificate, withKe
 	if err := checkIntermediate(certPath, env, cert, root); err != nil {
 		return nil, err
 	}
-	return &authority{cert: cert, key: key}, nil
+	return &Issuer{cert: cert, key: key}, nil
 }
 
 // loadEnv reads an initialised environment: current (and previous)
 // intermediate, with their keys when withKeys, and CRLs.
 func loadEnv(l Layout, env string, root *x509.Certificate, withKeys bool) (*envCA, error) {
-	if err := validLabel("env", env); err != nil {
+	if err := spiffeid.ValidateEnv(env); err != nil {
 		return nil, err
 	}
 	if !exists(l.CACert(env)) {
@@ -108,9 +110,12 @@ func loadEnv(l Layout, env string, root *x509.Certificate, withKeys bool) (*envC
 	return e, nil
 }
 
-// trust lists the CA certificates a member of this environment trusts.
-func (e *envCA) trust(root *x509.Certificate) []trustEntry {
-	t := []trustEntry{{alias: "logsys-root", cert: root}, {alias: "logsys-" + e.name + "-ca", cert: e.cur.cert}}
+// trust lists the trust anchors of a member of this environment: its
+// intermediate(s), never the shared root. A client holding the root would
+// accept a server of any environment (Java's PKIX takes an intermediate
+// as a trust anchor, so the chain need not reach the root).
+func (e *envCA) trust() []trustEntry {
+	t := []trustEntry{{alias: "logsys-" + e.name + "-ca", cert: e.cur.cert}}
 	if e.prev != nil {
 		t = append(t, trustEntry{alias: "logsys-" + e.name + "-ca-prev", cert: e.prev.cert})
 	}
@@ -118,7 +123,7 @@ func (e *envCA) trust(root *x509.Certificate) []trustEntry {
 }
 
 // issuerOf returns the authority of e that signed leaf, or nil.
-func (e *envCA) issuerOf(leaf *x509.Certificate) *authority {
+func (e *envCA) issuerOf(leaf *x509.Certificate) *Issuer {
 	if leaf.CheckSignatureFrom(e.cur.cert) == nil {
 		return e.cur
 	}
@@ -162,13 +167,13 @@ func syncFile(r *Report, l Layout, path string, data []byte, perm os.FileMode, r
 		r.add(l, path, OpKept, "")
 		return nil
 	case err == nil:
-		if err := writeFileAtomic(path, data, perm); err != nil {
+		if err := l.write(path, data, perm); err != nil {
 			return err
 		}
 		r.add(l, path, OpReplaced, reason)
 		return nil
 	}
-	if err := writeFileAtomic(path, data, perm); err != nil {
+	if err := l.write(path, data, perm); err != nil {
 		return err
 	}
 	r.add(l, path, OpCreated, "")
@@ -177,13 +182,13 @@ func syncFile(r *Report, l Layout, path string, data []byte, perm os.FileMode, r
 
 // tightenPerm makes a secret file 0600 if it is more open, reporting it.
 func tightenPerm(r *Report, l Layout, path string) (bool, error) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Mode().Perm() == keyPerm {
+	old, err := chmodNoFollow(l.rootOf(path), path, keyPerm)
+	if isNotExist(err) {
 		return false, nil
 	}
-	if err := os.Chmod(path, keyPerm); err != nil {
-		return false, fmt.Errorf("tighten permissions of %s: %w", path, err)
+	if err != nil || old == keyPerm {
+		return false, err
 	}
-	r.add(l, path, OpKept, fmt.Sprintf("permissions tightened from %04o to 0600", fi.Mode().Perm()))
+	r.add(l, path, OpKept, fmt.Sprintf("permissions tightened from %04o to 0600", old))
 	return true, nil
 }

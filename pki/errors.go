@@ -18,6 +18,7 @@ var (
 	ErrIdentity      = errors.New("certificate identity rejected")
 	ErrStaleCRL      = errors.New("crl is past its nextUpdate")
 	ErrRootKeyNeeded = errors.New("root key needed")
+	ErrSymlink       = errors.New("symbolic link refused")
 )
 
 // FileError is an error about one file of the PKI directory.

@@ -13,60 +13,23 @@ import (
 )
 
 const (
-	dirPerm    = 0o700
-	keyPerm    = 0o600
-	publicPerm = 0o644
+	dirPerm    = DirPerm
+	keyPerm    = SecretPerm
+	publicPerm = PublicPerm
 )
 
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory: write, fsync, chmod, rename, then fsync the directory.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
-		return fmt.Errorf("create directory %s: %w", dir, err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("rename into %s: %w", path, err)
-	}
-	ok = true
-	return SyncDir(dir)
+// write is WriteFile inside the PKI directory. A path outside it (a root
+// key kept elsewhere) is written with only its own directory as the root.
+func (l Layout) write(path string, data []byte, perm fs.FileMode) error {
+	return WriteFile(l.rootOf(path), path, data, perm)
 }
 
-// SyncDir fsyncs a directory, so that a rename into it is durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
+// rootOf is the directory below which links are refused for path.
+func (l Layout) rootOf(path string) string {
+	if _, err := insideDir(l.Dir, path); err == nil {
+		return l.Dir
 	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync directory %s: %w", dir, err)
-	}
-	return nil
+	return filepath.Dir(path)
 }
 
 func exists(path string) bool {
@@ -134,6 +97,10 @@ func ReadPrivateKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read private key: %w", err)
 	}
+	return parsePrivateKey(path, data)
+}
+
+func parsePrivateKey(path string, data []byte) (crypto.Signer, error) {
 	blocks, err := pemBlocks(path, data, "PRIVATE KEY")
 	if err != nil {
 		return nil, err
@@ -152,6 +119,9 @@ func ReadPrivateKey(path string) (crypto.Signer, error) {
 	return s, nil
 }
 
+// EncodeCerts returns certs as concatenated PEM CERTIFICATE blocks.
+func EncodeCerts(certs ...*x509.Certificate) []byte { return encodeCerts(certs...) }
+
 func encodeCerts(certs ...*x509.Certificate) []byte {
 	var buf bytes.Buffer
 	for _, c := range certs {
@@ -168,16 +138,16 @@ func encodeKey(key crypto.Signer) ([]byte, error) {
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
-func writeCerts(path string, certs ...*x509.Certificate) error {
-	return writeFileAtomic(path, encodeCerts(certs...), publicPerm)
+func writeCerts(l Layout, path string, certs ...*x509.Certificate) error {
+	return l.write(path, encodeCerts(certs...), publicPerm)
 }
 
-func writeKey(path string, key crypto.Signer) error {
+func writeKey(l Layout, path string, key crypto.Signer) error {
 	data, err := encodeKey(key)
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, data, keyPerm)
+	return l.write(path, data, keyPerm)
 }
 
 // readCertKey reads a certificate file (first cert is the subject) and its
@@ -200,3 +170,29 @@ func readCertKey(certPath, keyPath string) (*x509.Certificate, crypto.Signer, er
 var errNotExist = fs.ErrNotExist
 
 func isNotExist(err error) bool { return errors.Is(err, errNotExist) }
+
+// EncodePrivateKey returns key as a PEM PKCS#8 "PRIVATE KEY" block.
+func EncodePrivateKey(key crypto.Signer) ([]byte, error) { return encodeKey(key) }
+
+// ReadLeaf reads the chain (leaf first) and the private key of the leaf
+// name of env, checking that they belong together; errors name the file.
+// The key is read without following links.
+func ReadLeaf(l Layout, env, name string) ([]*x509.Certificate, crypto.Signer, error) {
+	certPath, keyPath := l.CertFile(env, name), l.KeyFile(env, name)
+	certs, err := ReadCertificates(certPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := ReadSecret(l.Dir, keyPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read private key: %w", err)
+	}
+	key, err := parsePrivateKey(keyPath, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !keyMatches(certs[0], key) {
+		return nil, nil, fileErrf(keyPath, ErrKeyMismatch, "does not match %s", certPath)
+	}
+	return certs, key, nil
+}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"slices"
 	"time"
+
+	"logsys/spiffeid"
 )
 
 // Defaults used by Init for empty options when pki.json records nothing.
@@ -71,11 +73,11 @@ func (o InitOptions) resolve(m Meta, haveMeta bool) (InitOptions, error) {
 	if o.LeafTTL < MinLeafTTL {
 		return o, fmt.Errorf("leaf ttl %v is below the minimum %v", o.LeafTTL, MinLeafTTL)
 	}
-	if err := validTrustDomain(o.TrustDomain); err != nil {
+	if err := spiffeid.ValidateTrustDomain(o.TrustDomain); err != nil {
 		return o, err
 	}
 	for _, e := range o.Envs {
-		if err := validLabel("env", e); err != nil {
+		if err := spiffeid.ValidateEnv(e); err != nil {
 			return o, err
 		}
 		if e == "root" {
@@ -83,7 +85,7 @@ func (o InitOptions) resolve(m Meta, haveMeta bool) (InitOptions, error) {
 		}
 	}
 	for _, n := range o.Names {
-		if err := validLabel("name", n); err != nil {
+		if err := spiffeid.ValidateWorkloadName(n); err != nil {
 			return o, err
 		}
 	}
@@ -102,6 +104,9 @@ func Init(ctx context.Context, opts InitOptions) (Report, error) {
 		return r, errors.New("pki init: no directory given")
 	}
 	l := Layout{Dir: opts.Dir}
+	if err := refuseLinksBelow(opts.Dir); err != nil {
+		return r, fmt.Errorf("pki init: %w", err)
+	}
 	m, err := ReadMeta(opts.Dir)
 	haveMeta := err == nil
 	if err != nil && !isNotExist(err) {
@@ -187,10 +192,10 @@ func ensureRoot(r *Report, l Layout, now time.Time, o InitOptions) (*x509.Certif
 	if err != nil {
 		return nil, false, err
 	}
-	if err := writeKey(o.RootKeyPath, ra.key); err != nil {
+	if err := writeKey(l, o.RootKeyPath, ra.key); err != nil {
 		return nil, false, err
 	}
-	if err := writeCerts(l.RootCert(), ra.cert); err != nil {
+	if err := writeCerts(l, l.RootCert(), ra.cert); err != nil {
 		return nil, false, err
 	}
 	op := OpCreated
@@ -203,7 +208,7 @@ func ensureRoot(r *Report, l Layout, now time.Time, o InitOptions) (*x509.Certif
 }
 
 // loadRootAuthority reads the root certificate's key for signing.
-func loadRootAuthority(l Layout, root *x509.Certificate, keyPath string) (*authority, error) {
+func loadRootAuthority(l Layout, root *x509.Certificate, keyPath string) (*Issuer, error) {
 	if keyPath == "" {
 		keyPath = l.RootKey()
 	}
@@ -217,5 +222,5 @@ func loadRootAuthority(l Layout, root *x509.Certificate, keyPath string) (*autho
 	if !keyMatches(root, key) {
 		return nil, fileErrf(keyPath, ErrKeyMismatch, "does not match %s", l.RootCert())
 	}
-	return &authority{cert: root, key: key}, nil
+	return &Issuer{cert: root, key: key}, nil
 }

@@ -2,9 +2,7 @@ package pki
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"os"
 	"time"
 )
 
@@ -24,10 +22,10 @@ func ensureEnv(r *Report, l Layout, now time.Time, o InitOptions, root *x509.Cer
 		if e.cur, err = newIntermediate(now, ra, o.TrustDomain, env, o.KeyType); err != nil {
 			return nil, err
 		}
-		if err := writeKey(l.CAKey(env), e.cur.key); err != nil {
+		if err := writeKey(l, l.CAKey(env), e.cur.key); err != nil {
 			return nil, err
 		}
-		if err := writeCerts(l.CACert(env), e.cur.cert); err != nil {
+		if err := writeCerts(l, l.CACert(env), e.cur.cert); err != nil {
 			return nil, err
 		}
 		op := OpCreated
@@ -90,7 +88,7 @@ func currentIntermediate(r *Report, l Layout, now time.Time, e *envCA, root *x50
 	case !now.Before(cert.NotAfter):
 		return "expired " + cert.NotAfter.UTC().Format(time.RFC3339), nil
 	}
-	e.cur, e.old = &authority{cert: cert, key: key}, nil
+	e.cur, e.old = &Issuer{cert: cert, key: key}, nil
 	note := ""
 	if NeedsRenewal(cert, now, RenewFraction) {
 		note = "past 2/3 of its lifetime: run pki rotate --intermediate"
@@ -126,12 +124,11 @@ func previousIntermediate(r *Report, l Layout, now time.Time, e *envCA, root *x5
 
 func removeFiles(r *Report, l Layout, why string, paths ...string) error {
 	for _, p := range paths {
-		err := os.Remove(p)
-		if errors.Is(err, os.ErrNotExist) {
+		if !exists(p) {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("remove %s: %w", p, err)
+		if err := RemoveFile(l.Dir, p); err != nil {
+			return err
 		}
 		r.add(l, p, OpRemoved, why)
 	}
@@ -140,16 +137,16 @@ func removeFiles(r *Report, l Layout, why string, paths ...string) error {
 
 // ensureCRL keeps a fresh CRL of ca at path, re-signing it (same entries,
 // next number) at half its lifetime; fresh marks a just-created CA.
-func ensureCRL(r *Report, l Layout, now time.Time, path string, ca *authority, fresh bool) (*x509.RevocationList, error) {
+func ensureCRL(r *Report, l Layout, now time.Time, path string, ca *Issuer, fresh bool) (*x509.RevocationList, error) {
 	if !exists(path) {
-		crl, err := writeCRL(path, now, ca, nextNumber(nil), nil)
+		crl, err := writeCRL(l, path, now, ca, nextNumber(nil), nil)
 		if err == nil {
 			r.add(l, path, OpCreated, "")
 		}
 		return crl, err
 	}
 	if fresh {
-		crl, err := writeCRL(path, now, ca, nextNumber(nil), nil)
+		crl, err := writeCRL(l, path, now, ca, nextNumber(nil), nil)
 		if err == nil {
 			r.add(l, path, OpReplaced, "intermediate replaced")
 		}
@@ -163,7 +160,7 @@ func ensureCRL(r *Report, l Layout, now time.Time, path string, ca *authority, f
 }
 
 // refreshCRL re-signs crl when it is at or past half its lifetime.
-func refreshCRL(r *Report, l Layout, now time.Time, path string, ca *authority, crl *x509.RevocationList) (*x509.RevocationList, error) {
+func refreshCRL(r *Report, l Layout, now time.Time, path string, ca *Issuer, crl *x509.RevocationList) (*x509.RevocationList, error) {
 	if !crlNeedsResign(crl, now) {
 		r.add(l, path, OpKept, "")
 		return crl, nil
@@ -172,7 +169,7 @@ func refreshCRL(r *Report, l Layout, now time.Time, path string, ca *authority, 
 	if !now.Before(crl.NextUpdate) {
 		why = "nextUpdate " + crl.NextUpdate.UTC().Format(time.RFC3339) + " passed"
 	}
-	n, err := writeCRL(path, now, ca, nextNumber(crl), crl.RevokedCertificateEntries)
+	n, err := writeCRL(l, path, now, ca, nextNumber(crl), crl.RevokedCertificateEntries)
 	if err != nil {
 		return nil, err
 	}
@@ -204,7 +201,7 @@ func ensureLeaf(r *Report, l Layout, now time.Time, o InitOptions, root *x509.Ce
 	}
 	certPath := l.CertFile(e.name, name)
 	if len(st.chain) != 2 || !st.chain[1].Equal(e.cur.cert) {
-		if err := writeCerts(certPath, st.cert, e.cur.cert); err != nil {
+		if err := writeCerts(l, certPath, st.cert, e.cur.cert); err != nil {
 			return err
 		}
 		r.add(l, certPath, OpReplaced, "chain did not hold the leaf then its intermediate")

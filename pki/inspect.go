@@ -95,7 +95,7 @@ func inspectEnv(l Layout, now time.Time, root *x509.Certificate, env string) []C
 	var rows []CertInfo
 	for _, ca := range []struct {
 		name, kind, path string
-		a                *authority
+		a                *Issuer
 	}{{"ca", "intermediate", l.CACert(env), e.cur}, {"ca-prev", "intermediate-prev", l.PrevCACert(env), e.prev}} {
 		if ca.a == nil {
 			continue

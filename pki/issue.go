@@ -25,6 +25,9 @@ type IssueOptions struct {
 // openEnv reads pki.json, the root and env (with CA keys) for a write.
 func openEnv(dir, env string) (Layout, Meta, *x509.Certificate, *envCA, error) {
 	l := Layout{Dir: dir}
+	if err := refuseLinksBelow(dir); err != nil {
+		return l, Meta{}, nil, nil, err
+	}
 	m, err := ReadMeta(dir)
 	if err != nil {
 		return l, m, nil, nil, err

@@ -84,12 +84,12 @@ func (l Layout) KeystoreJKS(env, name string) string {
 	return filepath.Join(l.LeafDir(env, name), "keystore.jks")
 }
 
-// TruststoreP12 holds the root and env intermediate(s) as PKCS#12.
+// TruststoreP12 holds env's intermediate(s), not the root, as PKCS#12.
 func (l Layout) TruststoreP12(env, name string) string {
 	return filepath.Join(l.LeafDir(env, name), "truststore.p12")
 }
 
-// TruststoreJKS holds the root and env intermediate(s) as JKS.
+// TruststoreJKS holds env's intermediate(s), not the root, as JKS.
 func (l Layout) TruststoreJKS(env, name string) string {
 	return filepath.Join(l.LeafDir(env, name), "truststore.jks")
 }
@@ -97,6 +97,35 @@ func (l Layout) TruststoreJKS(env, name string) string {
 // PassFile holds the password of the leaf's four stores.
 func (l Layout) PassFile(env, name string) string {
 	return filepath.Join(l.LeafDir(env, name), "store.pass")
+}
+
+// RootCRL is the CRL signed by the root, listing revoked intermediates.
+// Verifiers that check revocation along the whole chain (OpenSSL with
+// crl_check_all, PostgreSQL's ssl_crl_file) need it next to each
+// environment's crl.pem.
+func (l Layout) RootCRL() string { return filepath.Join(l.RootDir(), "crl.pem") }
+
+// KeystorePEM is the PEM keystore for Kafka (ssl.keystore.type=PEM): the
+// leaf's PKCS#8 key followed by its chain (written by package kafkaprops).
+func (l Layout) KeystorePEM(env, name string) string {
+	return filepath.Join(l.LeafDir(env, name), "keystore.pem")
+}
+
+// StorePropertiesFile holds "password=<store.pass>" for Kafka's
+// FileConfigProvider (written by package kafkaprops).
+func (l Layout) StorePropertiesFile(env, name string) string {
+	return filepath.Join(l.LeafDir(env, name), "store.properties")
+}
+
+// TokensPending holds the records of unused bootstrap tokens of env (one
+// file per token, named by its hash); see package ca.
+func (l Layout) TokensPending(env string) string {
+	return filepath.Join(l.EnvDir(env), "tokens", "pending")
+}
+
+// TokensUsed holds the records of spent bootstrap tokens of env.
+func (l Layout) TokensUsed(env string) string {
+	return filepath.Join(l.EnvDir(env), "tokens", "used")
 }
 
 // rel returns path relative to the PKI directory for reports.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"logsys/spiffeid"
 )
 
 // writeLeaf writes cert.pem (leaf then issuer), key.pem and the stores of
@@ -16,8 +18,8 @@ func writeLeaf(r *Report, l Layout, now time.Time, e *envCA, root *x509.Certific
 		path  string
 		write func() error
 	}{
-		{l.KeyFile(e.name, name), func() error { return writeKey(l.KeyFile(e.name, name), key) }},
-		{l.CertFile(e.name, name), func() error { return writeCerts(l.CertFile(e.name, name), cert, e.cur.cert) }},
+		{l.KeyFile(e.name, name), func() error { return writeKey(l, l.KeyFile(e.name, name), key) }},
+		{l.CertFile(e.name, name), func() error { return writeCerts(l, l.CertFile(e.name, name), cert, e.cur.cert) }},
 	} {
 		existed := exists(f.path)
 		if err := f.write(); err != nil {
@@ -37,7 +39,7 @@ func writeLeaf(r *Report, l Layout, now time.Time, e *envCA, root *x509.Certific
 func writeStores(r *Report, l Layout, now time.Time, e *envCA, root *x509.Certificate, name string,
 	cert *x509.Certificate, key crypto.Signer, force bool, reason string) error {
 	passPath := l.PassFile(e.name, name)
-	pass, err := readPassword(passPath)
+	pass, err := readPassword(l, passPath)
 	if err != nil {
 		if !isNotExist(err) && !errors.Is(err, ErrMalformed) {
 			return err
@@ -46,7 +48,7 @@ func writeStores(r *Report, l Layout, now time.Time, e *envCA, root *x509.Certif
 		if pass, err = newPassword(); err != nil {
 			return err
 		}
-		if err := writeFileAtomic(passPath, []byte(pass+"\n"), keyPerm); err != nil {
+		if err := l.write(passPath, []byte(pass+"\n"), keyPerm); err != nil {
 			return err
 		}
 		if existed {
@@ -61,7 +63,7 @@ func writeStores(r *Report, l Layout, now time.Time, e *envCA, root *x509.Certif
 	} else if err := keepSecret(r, l, passPath); err != nil {
 		return err
 	}
-	trust := e.trust(root)
+	trust := e.trust()
 	if !force {
 		ok, why := storesCurrent(l, e.name, name, pass, cert, trust)
 		if ok {
@@ -102,7 +104,7 @@ func writeStores(r *Report, l Layout, now time.Time, e *envCA, root *x509.Certif
 		{l.TruststoreP12(e.name, name), tsP12}, {l.TruststoreJKS(e.name, name), tsJKS},
 	} {
 		existed := exists(f.path)
-		if err := writeFileAtomic(f.path, f.data, keyPerm); err != nil {
+		if err := l.write(f.path, f.data, keyPerm); err != nil {
 			return err
 		}
 		if existed {
@@ -175,20 +177,17 @@ func checkLeafIdentity(path string, leaf *x509.Certificate, td, env, name string
 	if leaf.IsCA {
 		return fileErrf(path, ErrMalformed, "holds a CA certificate, want a leaf")
 	}
-	if len(leaf.URIs) != 1 {
-		return fileErrf(path, ErrIdentity, "want exactly one URI SAN, found %d", len(leaf.URIs))
-	}
-	gotTD, gotEnv, gotName, err := ParseID(leaf.URIs[0].String())
+	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
 		return fileErr(path, fmt.Errorf("%w: %w", ErrIdentity, err))
 	}
 	switch {
-	case gotEnv != env:
-		return fileErrf(path, ErrWrongEnv, "identity %s belongs to env %s, expected %s", leaf.URIs[0], gotEnv, env)
-	case gotTD != td:
-		return fileErrf(path, ErrIdentity, "identity %s is not in trust domain %s", leaf.URIs[0], td)
-	case name != "" && gotName != name:
-		return fileErrf(path, ErrIdentity, "identity %s does not name %s", leaf.URIs[0], name)
+	case id.Env != env:
+		return fileErrf(path, ErrWrongEnv, "identity %s belongs to env %s, expected %s", id, id.Env, env)
+	case id.TrustDomain != td:
+		return fileErrf(path, ErrIdentity, "identity %s is not in trust domain %s", id, td)
+	case name != "" && id.Name != name:
+		return fileErrf(path, ErrIdentity, "identity %s does not name %s", id, name)
 	}
 	return nil
 }

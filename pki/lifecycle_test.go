@@ -107,7 +107,7 @@ func TestVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := Verify(ctx, VerifyOptions{Dir: dir, Env: tt.env, File: tt.file, Now: at(tt.now)})
 			if tt.want == nil {
-				if err != nil || res.Identity != SPIFFEID("logsys.local", "dev", "gateway") {
+				if err != nil || res.Identity != "spiffe://logsys.local/dev/gateway" {
 					t.Fatalf("Verify = %+v, %v", res, err)
 				}
 				return

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"logsys/spiffeid"
 )
 
 // Meta is the content of DIR/pki.json: what init recorded so later
@@ -30,7 +32,7 @@ func ReadMeta(dir string) (Meta, error) {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return Meta{}, fileErrf(path, ErrMalformed, "%v", err)
 	}
-	if err := validTrustDomain(m.TrustDomain); err != nil {
+	if err := spiffeid.ValidateTrustDomain(m.TrustDomain); err != nil {
 		return Meta{}, fileErr(path, fmt.Errorf("%w: %w", ErrMalformed, err))
 	}
 	if _, err := ParseKeyType(string(m.KeyType)); err != nil {

@@ -57,7 +57,7 @@ func Revoke(ctx context.Context, opts RevokeOptions) (Report, error) {
 	now := clock(opts.Now)
 	type target struct {
 		path string
-		ca   *authority
+		ca   *Issuer
 		crl  **x509.RevocationList
 	}
 	targets := []target{{l.CRLFile(e.name), e.cur, &e.curCRL}}
@@ -92,7 +92,7 @@ func Revoke(ctx context.Context, opts RevokeOptions) (Report, error) {
 		}
 		entries := append(append([]x509.RevocationListEntry(nil), (*t.crl).RevokedCertificateEntries...),
 			x509.RevocationListEntry{SerialNumber: serial, RevocationTime: now.UTC()})
-		if *t.crl, err = writeCRL(t.path, now, t.ca, nextNumber(*t.crl), entries); err != nil {
+		if *t.crl, err = writeCRL(l, t.path, now, t.ca, nextNumber(*t.crl), entries); err != nil {
 			return r, err
 		}
 		r.add(l, t.path, OpReplaced, "revoked serial "+FormatSerial(serial))

@@ -3,19 +3,12 @@ package pki
 import (
 	"crypto/x509"
 	"fmt"
-	"path/filepath"
 	"time"
 )
 
 // RootCRLLifetime is how long the root's CRL stays valid. It is long
 // because signing it needs the root key, which may be kept offline.
 const RootCRLLifetime = 180 * 24 * time.Hour
-
-// RootCRL is the CRL signed by the root, listing revoked intermediates.
-// Verifiers that check revocation along the whole chain (OpenSSL with
-// crl_check_all, PostgreSQL's ssl_crl_file) need it next to each
-// environment's crl.pem.
-func (l Layout) RootCRL() string { return filepath.Join(l.RootDir(), "crl.pem") }
 
 // ensureRootCRL creates or re-signs root/crl.pem when the root key is at
 // hand, keeping its entries; with the key offline an existing CRL is kept.
@@ -48,7 +41,7 @@ func ensureRootCRL(r *Report, l Layout, now time.Time, o InitOptions, root *x509
 		entries = cur.RevokedCertificateEntries
 	}
 	tmplNext := now.Add(RootCRLLifetime)
-	if _, err := writeCRLUntil(path, now, tmplNext, ra, nextNumber(cur), entries); err != nil {
+	if _, err := writeCRLUntil(l, path, now, tmplNext, ra, nextNumber(cur), entries); err != nil {
 		return fmt.Errorf("root crl: %w", err)
 	}
 	if cur == nil {

@@ -102,12 +102,12 @@ func rotateIntermediate(r *Report, l Layout, now time.Time, m Meta, e *envCA, ro
 		}
 	}
 	existed := exists(l.PrevCAKey(e.name))
-	if err := writeKey(l.PrevCAKey(e.name), e.cur.key); err != nil {
+	if err := writeKey(l, l.PrevCAKey(e.name), e.cur.key); err != nil {
 		return err
 	}
 	add(l.PrevCAKey(e.name), existed, why)
 	existed = exists(l.PrevCACert(e.name))
-	if err := writeCerts(l.PrevCACert(e.name), e.cur.cert); err != nil {
+	if err := writeCerts(l, l.PrevCACert(e.name), e.cur.cert); err != nil {
 		return err
 	}
 	add(l.PrevCACert(e.name), existed, why)
@@ -116,20 +116,20 @@ func rotateIntermediate(r *Report, l Layout, now time.Time, m Meta, e *envCA, ro
 		entries = e.curCRL.RevokedCertificateEntries
 	}
 	existed = exists(l.PrevCRLFile(e.name))
-	prevCRL, err := writeCRL(l.PrevCRLFile(e.name), now, e.cur, nextNumber(e.curCRL), entries)
+	prevCRL, err := writeCRL(l, l.PrevCRLFile(e.name), now, e.cur, nextNumber(e.curCRL), entries)
 	if err != nil {
 		return err
 	}
 	add(l.PrevCRLFile(e.name), existed, why)
-	if err := writeKey(l.CAKey(e.name), next.key); err != nil {
+	if err := writeKey(l, l.CAKey(e.name), next.key); err != nil {
 		return err
 	}
 	r.add(l, l.CAKey(e.name), OpReplaced, "next intermediate")
-	if err := writeCerts(l.CACert(e.name), next.cert); err != nil {
+	if err := writeCerts(l, l.CACert(e.name), next.cert); err != nil {
 		return err
 	}
 	r.add(l, l.CACert(e.name), OpReplaced, "next intermediate")
-	curCRL, err := writeCRL(l.CRLFile(e.name), now, next, nextNumber(nil), nil)
+	curCRL, err := writeCRL(l, l.CRLFile(e.name), now, next, nextNumber(nil), nil)
 	if err != nil {
 		return err
 	}

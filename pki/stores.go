@@ -25,8 +25,17 @@ func newPassword() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-func readPassword(path string) (string, error) {
-	data, err := os.ReadFile(path)
+// ReadStorePassword returns the password of the leaf's keystores and
+// truststores (store.pass).
+func ReadStorePassword(dir, env, name string) (string, error) {
+	l := Layout{Dir: dir}
+	return readPassword(l, l.PassFile(env, name))
+}
+
+// readPassword reads store.pass without following a link (a planted link
+// would turn another file's content into the store password).
+func readPassword(l Layout, path string) (string, error) {
+	data, err := ReadSecret(l.rootOf(path), path)
 	if err != nil {
 		return "", fmt.Errorf("read store password: %w", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"math"
 	"time"
+
+	"logsys/spiffeid"
 )
 
 // VerifyOptions configures Verify.
@@ -58,8 +60,8 @@ func Verify(ctx context.Context, opts VerifyOptions) (VerifyResult, error) {
 	if err := checkLeafIdentity(opts.File, leaf, m.TrustDomain, opts.Env, ""); err != nil {
 		return res, err
 	}
-	res.Identity = leaf.URIs[0].String()
-	_, _, res.Name, _ = ParseID(res.Identity)
+	id, _ := spiffeid.FromCert(leaf) // checked by checkLeafIdentity
+	res.Identity, res.Name = id.String(), id.Name
 	now := clock(opts.Now)
 	if err := e.verifyLeaf(l, opts.File, leaf, root, now); err != nil {
 		return res, err

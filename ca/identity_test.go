@@ -1,0 +1,105 @@
+package ca
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net/http"
+	"net/url"
+	"testing"
+	"time"
+
+	"logsys/pki"
+)
+
+// forge signs a client certificate carrying uri with env's real
+// intermediate, bypassing pki's signer (which refuses such identities):
+// what an attacker holding a mis-issued certificate would present.
+func forge(t *testing.T, dir, env, uri string) *tls.Certificate {
+	t.Helper()
+	l := pki.Layout{Dir: dir}
+	inter, err := pki.ReadCertificates(l.CACert(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	interKey, err := pki.ReadPrivateKey(l.CAKey(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := newKey(t)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      pkix.Name{Organization: []string{"logsys"}, OrganizationalUnit: []string{env}, CommonName: "client"},
+		NotBefore:    now.Add(-time.Minute), NotAfter: now.Add(time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		DNSNames: []string{"client", "localhost"}, URIs: []*url.URL{u},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, inter[0], key.Public(), interKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der, inter[0].Raw}, PrivateKey: key, Leaf: leaf}
+}
+
+// TestRenewalRefusesNonCanonicalIdentities presents dev-signed, valid,
+// unrevoked certificates whose identities a loose parser would read as
+// dev/client (issue 12 item 6) or that claim the CA's reserved name, and
+// counts how many the CA renews.
+func TestRenewalRefusesNonCanonicalIdentities(t *testing.T) {
+	dir := newPKI(t)
+	srv, caURL := startCA(t, dir, "dev", nil)
+	l := pki.Layout{Dir: dir}
+	ids := []string{
+		"spiffe://logsys.local/dev/%63lient",
+		"spiffe://LOGSYS.local/dev/client",
+		"spiffe://logsys.local/dev/./client",
+		"spiffe://logsys.local/dev//client",
+		"spiffe://logsys.local/dev/client/",
+		"spiffe://logsys.local/dev/ca",
+	}
+	renewed := 0
+	for _, id := range ids {
+		c := newRawClient(t, caURL, l.ChainFile("dev"), forge(t, dir, "dev", id))
+		status, reason, err := c.post(PathRenew, issueRequest{CSR: csrPEM(t, newKey(t))})
+		if status == http.StatusOK {
+			renewed++
+			t.Errorf("%s renewed into %v", id, urisOf(c.result.issuedLeaf(t)))
+			continue
+		}
+		if status != http.StatusForbidden || reason != "identity" {
+			t.Errorf("%s: %d %q %v, want 403 identity", id, status, reason, err)
+		}
+	}
+	if renewed != 0 {
+		t.Fatalf("%d of %d forged identities renewed", renewed, len(ids))
+	}
+	if got := counterValue(srv.m.refused.WithLabelValues("dev", "identity")); got != float64(len(ids)) {
+		t.Errorf("refused_total{identity} = %v, want %d", got, len(ids))
+	}
+	// The same forgery with the canonical identity renews: the refusals
+	// above come from identity parsing alone.
+	c := newRawClient(t, caURL, l.ChainFile("dev"), forge(t, dir, "dev", "spiffe://logsys.local/dev/client"))
+	if status, reason, err := c.post(PathRenew, issueRequest{CSR: csrPEM(t, newKey(t))}); status != http.StatusOK {
+		t.Fatalf("canonical control renewal: %d %q %v", status, reason, err)
+	}
+}
+
+func (r *issueResponse) issuedLeaf(t *testing.T) *x509.Certificate {
+	t.Helper()
+	certs, err := parseCerts([]byte(r.Certificate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs[0]
+}
