@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"logsys/ca"
+	"logsys/pki"
 	"logsys/store"
 )
 
@@ -246,7 +247,7 @@ func (a *All) enroll(cfg AllConfig, id *Identity) error {
 		return fmt.Errorf("all: token for %s: %w", id.Name, err)
 	}
 	id.CAURL, id.CAToken = a.caURL, tok
-	id.CABundle = filepath.Join(id.PKIDir, id.Env, "ca-chain.pem")
+	id.CABundle = pki.Layout{Dir: id.PKIDir}.ChainFile(id.Env)
 	id.StateDir = filepath.Join(cfg.DataDir, "identities", id.Name)
 	return nil
 }

@@ -3,9 +3,10 @@ package roles
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"time"
+
+	"logsys/pki"
+	"logsys/spiffeid"
 )
 
 // Identity says which certificate a role presents, what it trusts and how
@@ -63,21 +64,21 @@ func DefaultIdentity(name string) Identity {
 
 // resolved fills file paths from the PKI layout where they are not set.
 func (id Identity) resolved() Identity {
-	envDir := filepath.Join(id.PKIDir, id.Env)
+	l := pki.Layout{Dir: id.PKIDir}
 	if id.CertFile == "" {
-		id.CertFile = filepath.Join(envDir, id.Name, "cert.pem")
+		id.CertFile = l.CertFile(id.Env, id.Name)
 	}
 	if id.KeyFile == "" {
-		id.KeyFile = filepath.Join(envDir, id.Name, "key.pem")
+		id.KeyFile = l.KeyFile(id.Env, id.Name)
 	}
 	if id.CAFile == "" {
-		id.CAFile = filepath.Join(envDir, "ca.pem")
+		id.CAFile = l.CACert(id.Env)
 	}
 	if id.BundleFile == "" {
-		id.BundleFile = filepath.Join(envDir, "bundle.pem")
+		id.BundleFile = l.BundleFile(id.Env)
 	}
 	if id.CRLFile == "" {
-		id.CRLFile = filepath.Join(envDir, "crl.pem")
+		id.CRLFile = l.CRLFile(id.Env)
 	}
 	return id
 }
@@ -85,14 +86,14 @@ func (id Identity) resolved() Identity {
 // Validate reports the first unusable setting.
 func (id Identity) Validate() error {
 	var errs []error
-	if id.Env == "" || strings.ContainsAny(id.Env, "/ ") {
-		errs = append(errs, fmt.Errorf("env %q must be a non-empty name", id.Env))
+	if err := spiffeid.ValidateEnv(id.Env); err != nil {
+		errs = append(errs, fmt.Errorf("env: %w", err))
 	}
-	if id.Name == "" {
-		errs = append(errs, errors.New("name is required"))
+	if err := spiffeid.ValidateName(id.Name); err != nil {
+		errs = append(errs, fmt.Errorf("name: %w", err))
 	}
-	if id.TrustDomain == "" {
-		errs = append(errs, errors.New("trust_domain is required"))
+	if err := spiffeid.ValidateTrustDomain(id.TrustDomain); err != nil {
+		errs = append(errs, fmt.Errorf("trust_domain: %w", err))
 	}
 	if id.CAURL != "" && id.StateDir == "" {
 		errs = append(errs, errors.New("state_dir is required with ca_url"))

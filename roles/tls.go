@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"logsys/ca"
+	"logsys/spiffeid"
 	"logsys/tlsx"
 )
 
@@ -213,13 +214,13 @@ func (t *tlsSetup) status(now time.Time, threshold time.Duration) ([]certView, [
 }
 
 // peerID returns the verified client certificate's identity.
-func peerID(r *http.Request) (tlsx.ID, bool) {
+func peerID(r *http.Request) (spiffeid.ID, bool) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return tlsx.ID{}, false
+		return spiffeid.ID{}, false
 	}
-	id, err := tlsx.IDFromCert(r.TLS.PeerCertificates[0])
+	id, err := spiffeid.FromCert(r.TLS.PeerCertificates[0])
 	if err != nil {
-		return tlsx.ID{}, false
+		return spiffeid.ID{}, false
 	}
 	return id, true
 }

@@ -20,6 +20,7 @@ func TestParse(t *testing.T) {
 		{in: "spiffe://logsys.local/%64ev/client", err: "percent-encoding"},
 		{in: "spiffe://LOGSYS.local/dev/client", err: "trust domain"},
 		{in: "spiffe://Logsys.Local/dev/gateway", err: "trust domain"},
+		{in: "spiffe://Logsys.local/dev/gateway", err: "trust domain"},
 		{in: "SPIFFE://logsys.local/dev/client", err: "want spiffe://"},
 		{in: "Spiffe://logsys.local/dev/client", err: "want spiffe://"},
 		{in: "spiffe://logsys.local/dev/./client", err: "dot segment"},

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"logsys/spiffeid"
 )
 
 // ErrUnauthorized is wrapped by every refusal of an Authorizer.
@@ -15,17 +17,17 @@ var ErrUnauthorized = errors.New("peer not authorized")
 // CRL has been checked and the peer's ID has been found to be in our own
 // trust domain and environment. A non-nil error refuses the handshake; it
 // should wrap ErrUnauthorized.
-type Authorizer func(id ID, verifiedChains [][]*x509.Certificate) error
+type Authorizer func(id spiffeid.ID, verifiedChains [][]*x509.Certificate) error
 
 // AuthorizeAny accepts every peer of our own environment.
 func AuthorizeAny() Authorizer {
-	return func(ID, [][]*x509.Certificate) error { return nil }
+	return func(spiffeid.ID, [][]*x509.Certificate) error { return nil }
 }
 
 // AuthorizeID accepts only the listed spiffe:// IDs (compared exactly).
 func AuthorizeID(ids ...string) Authorizer {
 	allowed := slices.Clone(ids)
-	return func(id ID, _ [][]*x509.Certificate) error {
+	return func(id spiffeid.ID, _ [][]*x509.Certificate) error {
 		if slices.Contains(allowed, id.String()) {
 			return nil
 		}
@@ -37,7 +39,7 @@ func AuthorizeID(ids ...string) Authorizer {
 // example AuthorizeNames("logsys.local", "dev", "gateway").
 func AuthorizeNames(trustDomain, env string, names ...string) Authorizer {
 	allowed := slices.Clone(names)
-	return func(id ID, _ [][]*x509.Certificate) error {
+	return func(id spiffeid.ID, _ [][]*x509.Certificate) error {
 		if id.MemberOf(trustDomain, env) && slices.Contains(allowed, id.Name) {
 			return nil
 		}
@@ -47,7 +49,7 @@ func AuthorizeNames(trustDomain, env string, names ...string) Authorizer {
 
 // AuthorizeMemberOf accepts every workload of env in trustDomain.
 func AuthorizeMemberOf(trustDomain, env string) Authorizer {
-	return func(id ID, _ [][]*x509.Certificate) error {
+	return func(id spiffeid.ID, _ [][]*x509.Certificate) error {
 		if id.MemberOf(trustDomain, env) {
 			return nil
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"logsys/spiffeid"
 )
 
 // KeyExchange selects the key-exchange groups offered and accepted.
@@ -135,7 +137,7 @@ func (s *Source) verifyPeer(cs tls.ConnectionState, authz Authorizer) error {
 	if s.Revoked(leaf) {
 		return &VerifyError{Reason: ReasonRevoked, Err: fmt.Errorf("peer certificate serial %s is revoked", serialString(leaf.SerialNumber))}
 	}
-	id, err := IDFromCert(leaf)
+	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
 		return &VerifyError{Reason: ReasonUnauthorized, Err: fmt.Errorf("%w: %w", ErrUnauthorized, err)}
 	}

@@ -12,13 +12,15 @@ import (
 	"math/big"
 	"os"
 	"time"
+
+	"logsys/spiffeid"
 )
 
 // material is one consistent, validated set of key, certificate, anchors
 // and CRLs. It is immutable once built.
 type material struct {
 	cert    *tls.Certificate // Leaf is set
-	id      ID
+	id      spiffeid.ID
 	anchors *x509.CertPool
 	// anchorCerts are the environment's intermediates; roots are dropped.
 	anchorCerts []*x509.Certificate
@@ -82,7 +84,7 @@ func (s *Source) build(f files, now time.Time) (*material, error) {
 		}
 		pair.Leaf = leaf
 	}
-	id, err := IDFromCert(leaf)
+	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
 		return nil, fmt.Errorf("leaf %s: %w", s.cfg.CertFile, err)
 	}

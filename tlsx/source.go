@@ -12,6 +12,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"logsys/pki"
+	"logsys/spiffeid"
 )
 
 // Default timings of a Source's watcher.
@@ -49,17 +52,18 @@ type SourceConfig struct {
 	Now func() time.Time
 }
 
-// LayoutSource returns the SourceConfig of workload name in env under the
-// `logsys pki init` directory dir.
+// LayoutSource returns the SourceConfig of workload name in env of a
+// directory in the `logsys pki` layout (pki.Layout): a PKI directory or a
+// role's state directory.
 func LayoutSource(dir, env, name string) SourceConfig {
-	e := filepath.Join(dir, env)
+	l := pki.Layout{Dir: dir}
 	return SourceConfig{
 		Name:       name,
-		CertFile:   filepath.Join(e, name, "cert.pem"),
-		KeyFile:    filepath.Join(e, name, "key.pem"),
-		CAFile:     filepath.Join(e, "ca.pem"),
-		BundleFile: filepath.Join(e, "bundle.pem"),
-		CRLFile:    filepath.Join(e, "crl.pem"),
+		CertFile:   l.CertFile(env, name),
+		KeyFile:    l.KeyFile(env, name),
+		CAFile:     l.CACert(env),
+		BundleFile: l.BundleFile(env),
+		CRLFile:    l.CRLFile(env),
 	}
 }
 
@@ -118,7 +122,7 @@ func (s *Source) Name() string { return s.cfg.Name }
 func (s *Source) now() time.Time { return s.cfg.Now() }
 
 // ID returns the identity in our current certificate.
-func (s *Source) ID() ID { return s.cur.Load().id }
+func (s *Source) ID() spiffeid.ID { return s.cur.Load().id }
 
 // Certificate returns our current certificate chain and key (Leaf set).
 func (s *Source) Certificate() *tls.Certificate { return s.cur.Load().cert }

@@ -1,9 +1,10 @@
 package testpki
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
+
+	"logsys/pki"
 )
 
 // Files names the files of one leaf in the `logsys pki init` layout.
@@ -16,16 +17,17 @@ type Files struct {
 	Key    string // DIR/<env>/<name>/key.pem: PKCS#8
 }
 
-// Paths returns the layout's file names for name in env under dir.
+// Paths returns the layout's file names for name in env under dir, as
+// pki.Layout names them.
 func Paths(dir, env, name string) Files {
-	e := filepath.Join(dir, env)
+	l := pki.Layout{Dir: dir}
 	return Files{
-		CA:     filepath.Join(e, "ca.pem"),
-		Chain:  filepath.Join(e, "ca-chain.pem"),
-		Bundle: filepath.Join(e, "bundle.pem"),
-		CRL:    filepath.Join(e, "crl.pem"),
-		Cert:   filepath.Join(e, name, "cert.pem"),
-		Key:    filepath.Join(e, name, "key.pem"),
+		CA:     l.CACert(env),
+		Chain:  l.ChainFile(env),
+		Bundle: l.BundleFile(env),
+		CRL:    l.CRLFile(env),
+		Cert:   l.CertFile(env, name),
+		Key:    l.KeyFile(env, name),
 	}
 }
 
@@ -49,12 +51,12 @@ func (ca *CA) WriteLayout(dir string) {
 func (ca *CA) WriteEnv(dir, env string) Files {
 	ca.t.Helper()
 	f := Paths(dir, env, "")
-	ca.WriteFile(f.CA, ca.CAPEM(env), 0o644)
-	ca.WriteFile(f.Chain, ca.ChainPEM(env), 0o644)
-	ca.WriteFile(f.CRL, ca.CRLPEM(env), 0o644)
+	ca.write(dir, f.CA, ca.CAPEM(env), pki.PublicPerm)
+	ca.write(dir, f.Chain, ca.ChainPEM(env), pki.PublicPerm)
+	ca.write(dir, f.CRL, ca.CRLPEM(env), pki.PublicPerm)
 	if len(ca.Intermediates(env)) > 1 {
-		ca.WriteFile(f.Bundle, ca.BundlePEM(env), 0o644)
-	} else if err := os.Remove(f.Bundle); err != nil && !os.IsNotExist(err) {
+		ca.write(dir, f.Bundle, ca.BundlePEM(env), pki.PublicPerm)
+	} else if err := pki.RemoveFile(dir, f.Bundle); err != nil {
 		ca.t.Fatalf("testpki: remove bundle: %v", err)
 	}
 	return f
@@ -65,47 +67,22 @@ func (ca *CA) WriteEnv(dir, env string) Files {
 func (ca *CA) WriteLeaf(dir string, l *Leaf) Files {
 	ca.t.Helper()
 	f := Paths(dir, l.Env, l.Name)
-	ca.WriteFile(f.Cert, l.CertPEM, 0o644)
-	ca.WriteFile(f.Key, l.KeyPEM, 0o600)
+	ca.write(dir, f.Cert, l.CertPEM, pki.PublicPerm)
+	ca.write(dir, f.Key, l.KeyPEM, pki.SecretPerm)
 	return f
 }
 
-// WriteFile replaces path atomically (temp file, fsync, rename), creating
-// parent directories 0700, the way the real PKI rotates files.
+// WriteFile replaces path atomically with pki's writer (temp file, fsync,
+// rename), creating parent directories 0700, the way the real PKI
+// rotates files.
 func (ca *CA) WriteFile(path string, data []byte, perm os.FileMode) {
 	ca.t.Helper()
-	if err := writeFile(path, data, perm); err != nil {
-		ca.t.Fatalf("testpki: %v", err)
-	}
+	ca.write(filepath.Dir(path), path, data, perm)
 }
 
-func writeFile(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
+func (ca *CA) write(dir, path string, data []byte, perm os.FileMode) {
+	ca.t.Helper()
+	if err := pki.WriteFile(dir, path, data, perm); err != nil {
+		ca.t.Fatalf("testpki: %v", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("create temp for %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("chmod %s: %w", tmp.Name(), err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("rename to %s: %w", path, err)
-	}
-	return nil
 }
