@@ -52,11 +52,10 @@ func InspectTrust(dir, identities string) ([]TrustRow, error) {
 			}
 		}
 		for _, n := range names {
-			state := filepath.Join(identities, n.Name(), env)
-			if !n.IsDir() || !exists(state) {
+			if !n.IsDir() || !exists(Layout{Dir: filepath.Join(identities, n.Name())}.EnvDir(env)) {
 				continue
 			}
-			rows = append(rows, trustRow(state, env, n.Name(), next[0], prev))
+			rows = append(rows, trustRow(Layout{Dir: filepath.Join(identities, n.Name())}, env, n.Name(), next[0], prev))
 		}
 	}
 	sort.Slice(rows, func(i, j int) bool {
@@ -68,11 +67,11 @@ func InspectTrust(dir, identities string) ([]TrustRow, error) {
 	return rows, nil
 }
 
-func trustRow(state, env, name string, next *x509.Certificate, prev []*x509.Certificate) TrustRow {
+// trustRow reads one role's state directory s (in the pki layout).
+func trustRow(s Layout, env, name string, next *x509.Certificate, prev []*x509.Certificate) TrustRow {
 	row := TrustRow{Env: env, Name: name, LeafIssuedBy: "other"}
 	var anchors []*x509.Certificate
-	for _, f := range []string{"ca.pem", "bundle.pem"} {
-		p := filepath.Join(state, f)
+	for _, p := range []string{s.CACert(env), s.BundleFile(env)} {
 		if !exists(p) {
 			continue
 		}
@@ -95,7 +94,7 @@ func trustRow(state, env, name string, next *x509.Certificate, prev []*x509.Cert
 	if len(prev) > 0 {
 		row.TrustsPrevious = has(prev[0])
 	}
-	leaf, err := ReadCertificates(filepath.Join(state, name, "cert.pem"))
+	leaf, err := ReadCertificates(s.CertFile(env, name))
 	if err != nil {
 		row.Problem = err.Error()
 		return row

@@ -274,7 +274,8 @@ func (a *All) printSummary() {
 	if a.cfg.StoreDSN != "" {
 		storeWhere = "PostgreSQL (DSN from config)"
 	}
-	client := filepath.Join(abs(pkiDir), env, "client")
+	l := pki.Layout{Dir: abs(pkiDir)}
+	chain, cert, key := l.ChainFile(env), l.CertFile(env, "client"), l.KeyFile(env, "client")
 	fmt.Fprintf(out, `logsys all is running (environment %s)
   gateway   https://%s   (clients: %v)
   producer  https://%s   (accepts only: %v)
@@ -285,15 +286,15 @@ func (a *All) printSummary() {
   certs     %s
 
 Send an event:
-  curl --cacert %s/ca-chain.pem --cert %s/cert.pem --key %s/key.pem \
+  curl --cacert %s --cert %s --key %s \
     -H 'Content-Type: application/json' \
     -d '{"level":"INFO","message":"hello","source":"demo"}' https://%s/api/v1/logs
 
 Read recent events:
-  curl --cacert %s/ca-chain.pem --cert %s/cert.pem --key %s/key.pem https://%s/api/v1/logs
+  curl --cacert %s --cert %s --key %s https://%s/api/v1/logs
 
 `, env, gw, a.cfg.Gateway.Clients, loopbackURLHost(a.producer.Addr()), a.cfg.Producer.Callers,
 		loopbackURLHost(a.consumer.Addr()), a.broker.Addrs(), abs(a.cfg.Broker.DataDir), storeWhere, abs(pkiDir), certs,
-		filepath.Join(abs(pkiDir), env), client, client, gw,
-		filepath.Join(abs(pkiDir), env), client, client, gw)
+		chain, cert, key, gw,
+		chain, cert, key, gw)
 }
