@@ -133,7 +133,8 @@ func Commit(files ...*Staged) error {
 		root *os.Root
 		dir  string
 	}
-	var dirs []dirKey
+	var dirs []dirKey // in rename order, each directory once
+	seen := map[string]bool{}
 	for _, s := range files {
 		if err := refuseLinks(s.root.Name(), s.rel, true); err != nil {
 			return err
@@ -143,7 +144,8 @@ func Commit(files ...*Staged) error {
 		}
 		s.tmp = ""
 		d := dirKey{s.root, filepath.Dir(s.rel)}
-		if !containsDir(dirs, func(x dirKey) bool { return x.root == d.root && x.dir == d.dir }) {
+		if key := filepath.Join(s.root.Name(), d.dir); !seen[key] {
+			seen[key] = true
 			dirs = append(dirs, d)
 		}
 	}
@@ -153,15 +155,6 @@ func Commit(files ...*Staged) error {
 		}
 	}
 	return nil
-}
-
-func containsDir[T any](list []T, match func(T) bool) bool {
-	for _, x := range list {
-		if match(x) {
-			return true
-		}
-	}
-	return false
 }
 
 func syncRootDir(root *os.Root, dir string) error {

@@ -1,6 +1,10 @@
 // Package pki owns logsys's certificate authority: keys, the CA hierarchy
 // (one root, one intermediate per environment), leaf issuance, revocation
 // through CRLs, keystore export (PEM, PKCS#12, JKS) and renewal decisions.
+// It is the only leaf signer (Issuer.SignLeaf, also used by the online CA
+// of package ca), the only atomic file writer (WriteFile, Stage, Commit)
+// and the only table of file paths (Layout). Nothing inside a PKI
+// directory is followed through a symbolic link.
 //
 // Time is always an input: every operation takes a clock (Now) so expiry
 // edges can be tested exactly.
