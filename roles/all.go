@@ -341,7 +341,7 @@ func (a *All) startCA(cfg AllConfig) error {
 	}
 	ln, err := net.Listen("tcp", cfg.CAAddr)
 	if err != nil {
-		return fmt.Errorf("all: ca: listen on %s: %w", cfg.CAAddr, err)
+		return fmt.Errorf("all: ca: listen on %s (all.ca_addr): %w", cfg.CAAddr, err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.ca, a.caURL, a.caStop, a.caDone = srv, "https://"+loopbackURLHost(ln.Addr().String()), stop, make(chan struct{})

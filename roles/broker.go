@@ -98,7 +98,7 @@ func NewBroker(cfg BrokerConfig) (*Broker, error) {
 		}
 	}
 	if b.cluster, err = kfake.NewCluster(opts...); err != nil {
-		return nil, fmt.Errorf("start embedded broker on port %d: %w", cfg.Port, err)
+		return nil, fmt.Errorf("start embedded broker on port %d (all.broker.port): %w", cfg.Port, err)
 	}
 	return b, nil
 }

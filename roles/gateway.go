@@ -113,13 +113,16 @@ const EventsPath = "/internal/v1/events"
 // with EventsPath appended.
 func (c ForwardConfig) EventsURL() (string, error) {
 	u, err := url.Parse(c.URL)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("url: %q must be the producer's https base URL, such as https://producer:8081", c.URL)
+	if err != nil {
+		return "", errors.New("url: is not a URL; give the producer's https base URL, such as https://producer:8081")
+	}
+	if u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("url: %q must be the producer's https base URL, such as https://producer:8081", u.Redacted())
 	}
 	switch u.Path {
 	case "", "/", EventsPath:
 	default:
-		return "", fmt.Errorf("url: %q has the path %q: give the producer's base URL (https://%s); the gateway appends %s", c.URL, u.Path, u.Host, EventsPath)
+		return "", fmt.Errorf("url: %q has the path %q: give the producer's base URL (https://%s); the gateway appends %s", u.Redacted(), u.Path, u.Host, EventsPath)
 	}
 	u.Path = EventsPath
 	return u.String(), nil

@@ -107,7 +107,7 @@ func (t *tlsSetup) authorize(names ...string) tlsx.Authorizer {
 func (t *tlsSetup) listen(addr, name string, names ...string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+		return nil, fmt.Errorf("%s: listen on %s (%s.addr): %w", name, addr, name, err)
 	}
 	opts := t.opts
 	opts.NextProtos = tlsx.ProtosHTTP
