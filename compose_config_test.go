@@ -35,7 +35,7 @@ func TestComposeEnvironmentLoads(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			command := s.Command[0]
-			if _, ok := config.CommandSections[command]; !ok {
+			if _, ok := config.SectionsOf(command); !ok {
 				t.Fatalf("runs %q, which reads no configuration section", command)
 			}
 			var vars []string

@@ -89,9 +89,9 @@ func FlagsOf(key string) []Flag {
 	return out
 }
 
-// CommandSections are the sections each command reads (and Validate
+// commandSections are the sections each command reads (and Validate
 // checks); "config print --role R" shows R's.
-var CommandSections = map[string][]string{
+var commandSections = map[string][]string{
 	"gateway":  {"log", "gateway"},
 	"producer": {"log", "producer"},
 	"consumer": {"log", "consumer"},
@@ -100,6 +100,13 @@ var CommandSections = map[string][]string{
 	"pki":      {"pki"},
 	"health":   {"health"},
 	"bench":    {"bench"},
+}
+
+// SectionsOf returns the sections a command reads ("pki init" reads pki's),
+// and false for a command that reads no configuration.
+func SectionsOf(command string) ([]string, bool) {
+	s, ok := commandSections[root(command)]
+	return slices.Clone(s), ok
 }
 
 // root is the first word of a command ("pki" of "pki init").
@@ -113,7 +120,7 @@ func commandFlags(command string) ([]Flag, error) {
 	if command == "" || command == PrintCommand {
 		return nil, nil
 	}
-	if _, ok := CommandSections[root(command)]; !ok {
+	if _, ok := commandSections[root(command)]; !ok {
 		return nil, fmt.Errorf("config: unknown command %q", command)
 	}
 	return Flags(command), nil

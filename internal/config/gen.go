@@ -159,7 +159,9 @@ func wrap(text string, width int) []string {
 func Reference() []byte {
 	var b bytes.Buffer
 	b.WriteString(referenceIntro)
-	b.WriteString("\n## Flags\n\nEvery flag sets one key; `--config FILE` (all commands) names the file.\n\n| command | flag | key |\n|---|---|---|\n")
+	b.WriteString("\n## Flags\n\n`--config FILE` (every command) names the file. Each flag below sets one key; the other flags " +
+		"(`health --liveness`/`--url`, `bench --json`/`--progress`/`--cpuprofile`, the pki subcommands' `--env`, `--name`, ...) " +
+		"are arguments of one run, not configuration.\n\n| command | flag | key |\n|---|---|---|\n")
 	for _, f := range flagTable {
 		name := "`--" + f.Name + "`"
 		if f.Deprecated != "" {
@@ -186,7 +188,11 @@ func Reference() []byte {
 						flags = append(flags, "`--"+f.Name+"` ("+f.Command+")")
 					}
 				}
-				fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s |\n", n.key, format(n.leaf.value(&def)), n.leaf.env,
+				shown := format(n.leaf.value(&def))
+				if shown == "" {
+					shown = `""`
+				}
+				fmt.Fprintf(&b, "| `%s` | `%s` | `%s` | %s | %s |\n", n.key, shown, n.leaf.env,
 					strings.Join(flags, ", "), mdCell(Describe(n.key)))
 				return
 			}
@@ -207,14 +213,17 @@ func Reference() []byte {
 		}
 		for _, c := range subs {
 			if d := Describe(c.key); d != "" {
-				fmt.Fprintf(&b, "\n`%s`: %s\n", c.key, d)
+				fmt.Fprintf(&b, "\n`%s`: %s\n", c.key, mdCell(d))
 			}
 		}
 	}
 	return b.Bytes()
 }
 
-func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+// mdCell escapes what Markdown would read as table syntax or HTML.
+func mdCell(s string) string {
+	return strings.NewReplacer("|", `\|`, "<", `\<`, ">", `\>`).Replace(s)
+}
 
 const referenceIntro = "# Configuration reference\n\n" +
 	"<!-- Generated from the configuration tree (internal/config) by `go generate ./internal/config`; do not edit. -->\n\n" +

@@ -113,9 +113,6 @@ func Keys() []string {
 	return out
 }
 
-// Sections returns the top-level sections of the tree.
-func Sections() []string { return append([]string{}, sections...) }
-
 // isPrefix reports whether p is a section or sub-section of the tree
 // (gateway, gateway.tls), as opposed to a leaf or nothing.
 func isPrefix(p string) bool {

@@ -102,9 +102,6 @@ func Load(o Options) (*Loaded, error) {
 	return l, nil
 }
 
-// Command is the command the configuration was loaded for.
-func (l *Loaded) Command() string { return l.command }
-
 // Path is the configuration file that was read, or "" when none was.
 func (l *Loaded) Path() string { return l.path }
 

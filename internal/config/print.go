@@ -18,7 +18,7 @@ func (l *Loaded) Print(w io.Writer, role string) error {
 	names := sections
 	if role != "" {
 		var ok bool
-		if names, ok = CommandSections[role]; !ok {
+		if names, ok = commandSections[role]; !ok {
 			return fmt.Errorf("unknown role %q: want one of %s", role, strings.Join(Roles(), ", "))
 		}
 	}

@@ -62,7 +62,7 @@ func TestTree(t *testing.T) {
 			t.Errorf("--%s is %s in one command and %s in another", f.Name, prev, fl.typ)
 		}
 		types[f.Name] = fl.typ
-		if _, ok := CommandSections[root(f.Command)]; !ok {
+		if _, ok := commandSections[root(f.Command)]; !ok {
 			t.Errorf("--%s belongs to %q, which has no sections", f.Name, f.Command)
 		}
 	}

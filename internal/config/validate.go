@@ -48,7 +48,7 @@ func (f File) validate(names []string) error {
 func (l *Loaded) Validate() error {
 	names := sections
 	if l.command != "" {
-		names = CommandSections[root(l.command)]
+		names = commandSections[root(l.command)]
 	}
 	var errs Errors
 	for _, e := range cfgerr.Split(l.File.validate(names)) {
