@@ -1,28 +1,19 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net/http"
-	"os"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"logsys/ca"
+	"logsys/internal/config"
 	"logsys/pki"
 	"logsys/spiffeid"
-	"logsys/tlsx"
 )
 
 // newCACmd builds "logsys ca": the online issuing service of one environment.
 func newCACmd() *cobra.Command {
-	cfg := ca.DefaultConfig()
-	var metricsAddr, logLevel string
 	cmd := &cobra.Command{
 		Use:   "ca",
 		Short: "Sign certificates for one environment over mTLS: bootstrap tokens and automatic renewal",
@@ -39,67 +30,17 @@ the new intermediate is published in the trust bundle at once and signs leaves
 once ca.pem is older than --publish-delay.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
-			}
-			cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-			reg := prometheus.NewRegistry()
-			reg.MustRegister(prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
-			tm, err := tlsx.NewMetrics(reg)
+			l, err := load(cmd, "ca")
 			if err != nil {
 				return err
 			}
-			cfg.Registerer, cfg.TLSMetrics = reg, tm
-			srv, err := ca.New(cfg)
-			if err != nil {
-				return err
-			}
-			if metricsAddr != "" {
-				stop, err := serveMetrics(cmd.Context(), metricsAddr, reg, cfg.Logger)
-				if err != nil {
-					return err
-				}
-				defer stop()
-			}
-			return srv.Run(cmd.Context())
+			cfg := l.CA
+			cfg.Logger = l.Log.Logger(cmd.ErrOrStderr())
+			return ca.Run(cmd.Context(), cfg)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Dir, "dir", "pki", "PKI directory made by `logsys pki init`")
-	f.StringVar(&cfg.Env, "env", "dev", "environment whose intermediate signs")
-	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "HTTPS listen address")
-	f.DurationVar(&cfg.LeafTTL, "leaf-ttl", cfg.LeafTTL, fmt.Sprintf("lifetime of issued certificates (at least %v)", ca.MinLeafTTL))
-	f.DurationVar(&cfg.PublishDelay, "publish-delay", cfg.PublishDelay, "how long a new intermediate is only published before it signs (0: at once)")
-	f.StringSliceVar(&cfg.Hosts, "hosts", nil, "extra DNS names or IPs of the CA's own certificate")
-	f.DurationVar(&cfg.PollInterval, "poll", cfg.PollInterval, "how often the PKI directory is re-read")
-	f.StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics over plain HTTP on this address (off when empty)")
-	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	config.AddFlags(cmd.Flags(), "ca")
 	return cmd
-}
-
-// serveMetrics serves reg on addr until stop is called or ctx ends.
-func serveMetrics(ctx context.Context, addr string, reg *prometheus.Registry, lg *slog.Logger) (func(), error) {
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-	hs := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return nil, fmt.Errorf("metrics listener: %w", err)
-	case <-time.After(50 * time.Millisecond):
-	}
-	go func() {
-		if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			lg.Warn("metrics listener stopped", "err", err)
-		}
-	}()
-	return func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}, nil
 }
 
 // newTokenCmd builds "logsys pki token": a single-use bootstrap token.

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"logsys/internal/config"
 	"logsys/pki"
 )
 
@@ -24,7 +27,15 @@ func newPKICmd() *cobra.Command {
 		Use:   "pki",
 		Short: "Manage the CA hierarchy: root, per-environment intermediates, leaves, CRLs and keystores",
 	}
-	cmd.PersistentFlags().String("dir", "pki", "PKI directory")
+	config.AddFlags(cmd.PersistentFlags(), "pki")
+	cmd.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		l, err := load(cmd, strings.TrimPrefix(cmd.CommandPath(), "logsys "))
+		if err != nil {
+			return err
+		}
+		cmd.SetContext(context.WithValue(cmd.Context(), pkiConfigKey{}, l))
+		return nil
+	}
 	cmd.AddCommand(newPKIInitCmd(), newPKIIssueCmd(), newPKIInspectCmd(), newPKIVerifyCmd(),
 		newPKIRevokeCmd(), newPKIRotateCmd())
 	cmd.AddCommand(newPKISnippetsCmd())
@@ -32,10 +43,22 @@ func newPKICmd() *cobra.Command {
 	return cmd
 }
 
-func pkiDir(cmd *cobra.Command) string {
-	d, _ := cmd.Flags().GetString("dir")
-	return d
+// pkiConfigKey carries the configuration the pki command loaded before
+// its subcommand runs.
+type pkiConfigKey struct{}
+
+// pkiConfig is the configuration loaded for the running pki subcommand.
+func pkiConfig(cmd *cobra.Command) *config.Loaded {
+	l, _ := cmd.Context().Value(pkiConfigKey{}).(*config.Loaded)
+	if l == nil {
+		d := config.Default()
+		return &config.Loaded{File: d}
+	}
+	return l
 }
+
+// pkiDir is the PKI directory of every pki subcommand (pki.dir, --pki-dir).
+func pkiDir(cmd *cobra.Command) string { return pkiConfig(cmd).PKI.Dir }
 
 func printReport(w io.Writer, r pki.Report) {
 	fmt.Fprint(w, r.String())
@@ -58,7 +81,7 @@ func newPKIInitCmd() *cobra.Command {
 			if keyType != "" {
 				o.KeyType = kt
 			}
-			o.Dir = pkiDir(cmd)
+			o.Dir, o.Hosts = pkiDir(cmd), pkiConfig(cmd).PKI.Hosts
 			r, err := pki.Init(cmd.Context(), o)
 			printReport(cmd.OutOrStdout(), r)
 			return err
@@ -68,7 +91,7 @@ func newPKIInitCmd() *cobra.Command {
 	f.StringVar(&o.TrustDomain, "trust-domain", "", "SPIFFE trust domain (default logsys.local, or as recorded in pki.json)")
 	f.StringSliceVar(&o.Envs, "envs", nil, "environments (default dev,staging,prod)")
 	f.StringSliceVar(&o.Names, "names", nil, "leaf names per environment (default gateway,producer,consumer,kafka,postgres,prometheus,client)")
-	f.StringSliceVar(&o.Hosts, "hosts", nil, "extra DNS names or IPs added to every leaf")
+	config.AddFlags(f, "pki init")
 	f.StringVar(&o.RootKeyPath, "root-key-out", "", "root key location (written on creation, read when signing intermediates); default DIR/root/ca-key.pem")
 	f.StringVar(&keyType, "key-type", "", "ecdsa-p256 (default), rsa2048, rsa4096 or ed25519")
 	f.DurationVar(&o.LeafTTL, "ttl", 0, "leaf lifetime (default 720h; at least 1h)")

@@ -385,9 +385,9 @@ func TestComposePKIFiles(t *testing.T) {
 		t.Fatalf("pki service volumes %q do not mount pki:/pki read-write", pkiSvc.Volumes)
 	}
 	args := slices.Clone(pkiSvc.Command)
-	i := slices.Index(args, "--dir")
+	i := slices.Index(args, "--pki-dir")
 	if i < 0 || args[i+1] != "/pki" {
-		t.Fatalf("pki service command %q does not write --dir /pki", args)
+		t.Fatalf("pki service command %q does not write --pki-dir /pki", args)
 	}
 	args[i+1] = dir
 	root := newRootCmd()

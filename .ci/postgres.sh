@@ -11,7 +11,7 @@
 #                                    a restart (after `logsys pki rotate` or `revoke`)
 #   .ci/postgres.sh stop             fast shutdown
 #
-# Layout read from PKI_DIR (as written by `logsys pki init --dir PKI_DIR`):
+# Layout read from PKI_DIR (as written by `logsys pki init --pki-dir PKI_DIR`):
 #   ENV/postgres/cert.pem, key.pem   server chain and key (SANs localhost, 127.0.0.1)
 #   ENV/ca-chain.pem                 intermediate + root: verify client chains
 #   ENV/crl.pem (+ root/crl.pem)     revocation lists
@@ -58,7 +58,7 @@ running() { [ -f "$DATA/postmaster.pid" ] && as_pg "$BIN/pg_ctl" status -D "$DAT
 copy_tls() {
   local pki=$1 env=$1/$ENV_NAME
   for f in "$env/postgres/cert.pem" "$env/postgres/key.pem" "$env/ca-chain.pem" "$env/crl.pem"; do
-    [ -s "$f" ] || die "$f missing: run 'logsys pki init --dir $pki' first"
+    [ -s "$f" ] || die "$f missing: run 'logsys pki init --pki-dir $pki' first"
   done
   install -d -m 0700 -o "$PGUSER_OS" "$TLS"
   install -m 0600 -o "$PGUSER_OS" "$env/postgres/cert.pem" "$TLS/server.crt"

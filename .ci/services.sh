@@ -3,7 +3,7 @@
 # its exports on stdout and progress on stderr.
 ci_pki="$PWD/.cache/ci-pki"
 rm -rf "$ci_pki"
-logsys pki init --dir "$ci_pki" --envs dev,staging >/dev/null
+logsys pki init --pki-dir "$ci_pki" --envs dev,staging >/dev/null
 export LOGSYS_TEST_PKI="$ci_pki"
 
 stamp "postgres"

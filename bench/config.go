@@ -12,40 +12,42 @@ import (
 type Config struct {
 	// Arm is how long each measured arm runs; comparisons run both arms
 	// for this long in total, interleaved in two rounds.
-	Arm time.Duration
+	Arm time.Duration `mapstructure:"arm"`
 	// Duration bounds the whole run (setup included); arms are shortened
 	// to fit and later sections skipped when it runs out.
-	Duration time.Duration
+	Duration time.Duration `mapstructure:"duration"`
 	// Quick is a ~10 s smoke run: short arms, few handshakes, a small storm.
-	Quick bool
+	Quick bool `mapstructure:"quick"`
 	// Conns is the number of concurrent senders of each arm.
-	Conns int
+	Conns int `mapstructure:"conns"`
 	// Rate caps requests per second of each arm (0: as fast as answers come).
-	Rate float64
+	Rate float64 `mapstructure:"rate"`
 	// Requests stops each arm after this many requests (0: by time only).
-	Requests int64
+	Requests int64 `mapstructure:"requests"`
 	// Batch is the events per request of the batch arm (and of the remote
 	// run; 1 sends single events to /api/v1/logs).
-	Batch int
+	Batch int `mapstructure:"batch"`
 	// Handshakes is the number of handshakes per handshake-cost cell.
-	Handshakes int
+	Handshakes int `mapstructure:"handshakes"`
 	// StormClients is the size of the reconnect storm (0: skip it).
-	StormClients int
+	StormClients int `mapstructure:"storm"`
 	// KeyTypes are the leaf key types of the handshake table.
-	KeyTypes []string
+	KeyTypes []string `mapstructure:"key_types"`
 	// DataDir holds the bench PKI and the embedded broker and store; a
 	// temporary directory (removed afterwards) when empty.
-	DataDir string
+	DataDir string `mapstructure:"data_dir"`
 
 	// Gateway, when set, is the https URL of a running gateway to drive
 	// instead of the embedded pipeline, with this client certificate.
-	Gateway                   string
-	CertFile, KeyFile, CAFile string
+	Gateway  string `mapstructure:"gateway"`
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+	CAFile   string `mapstructure:"ca_file"`
 	// HTTP2 makes the remote run use HTTP/2 (HTTP/1.1 keep-alive otherwise).
-	HTTP2 bool
+	HTTP2 bool `mapstructure:"http2"`
 
 	// Progress receives a live progress line; nil disables it.
-	Progress io.Writer
+	Progress io.Writer `mapstructure:"-"`
 }
 
 // DefaultConfig is the default run: under a minute on two cores.

@@ -12,6 +12,7 @@ import (
 	"logsys/pki"
 	"logsys/roles"
 	"logsys/store"
+	"logsys/tlsx"
 )
 
 // benchNames are the identities the bench PKI issues.
@@ -40,8 +41,8 @@ type pipeline struct {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func identity(pkiDir, name, kx string) roles.Identity {
-	id := roles.DefaultIdentity(name)
+func identity(pkiDir, name, kx string) tlsx.Identity {
+	id := tlsx.DefaultIdentity(name)
 	id.PKIDir = pkiDir
 	id.KeyExchange = kx
 	return id

@@ -41,27 +41,31 @@ const CAName = spiffeid.CAName
 type Config struct {
 	// Dir is the `logsys pki init` directory; Env the environment whose
 	// intermediate key signs.
-	Dir, Env string
+	Dir string `mapstructure:"pki_dir"`
+	Env string `mapstructure:"env"`
 	// Addr is the HTTPS listen address used by Run.
-	Addr string
+	Addr string `mapstructure:"addr"`
 	// LeafTTL is the lifetime of issued certificates (MinLeafTTL at least).
-	LeafTTL time.Duration
+	LeafTTL time.Duration `mapstructure:"leaf_ttl"`
 	// PublishDelay is how long a new intermediate (ca.pem replaced by
 	// `logsys pki rotate --intermediate`, judged by the file's mtime) is
 	// only published in the trust bundle before leaves are signed by it.
 	// Zero switches at once; DefaultConfig sets DefaultPublishDelay.
-	PublishDelay time.Duration
+	PublishDelay time.Duration `mapstructure:"publish_delay"`
 	// Hosts are extra SANs (DNS names or IPs) of the CA's own certificate,
 	// so roles can reach it by those names.
-	Hosts []string
+	Hosts []string `mapstructure:"hosts"`
 	// PollInterval between re-reads of the PKI directory.
-	PollInterval time.Duration
-	Logger       *slog.Logger
+	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// MetricsAddr, when set, makes Serve also answer GET /metrics over
+	// plain HTTP on this address.
+	MetricsAddr string       `mapstructure:"metrics_addr"`
+	Logger      *slog.Logger `mapstructure:"-"`
 	// Registerer receives logsys_ca_* metrics (optional).
-	Registerer prometheus.Registerer
+	Registerer prometheus.Registerer `mapstructure:"-"`
 	// TLSMetrics receives handshake metrics of the listener (optional).
-	TLSMetrics *tlsx.Metrics
-	Now        func() time.Time
+	TLSMetrics *tlsx.Metrics    `mapstructure:"-"`
+	Now        func() time.Time `mapstructure:"-"`
 }
 
 // DefaultConfig returns the defaults of every field but Dir and Env.
@@ -72,11 +76,14 @@ func DefaultConfig() Config {
 // Validate fills zero durations and the address with defaults (except
 // PublishDelay, where zero means no delay) and checks the rest.
 func (c *Config) Validate() error {
-	if c.Dir == "" || c.Env == "" {
-		return errors.New("ca config: dir and env are required")
+	if c.Dir == "" {
+		return errors.New("pki_dir: is required")
+	}
+	if c.Env == "" {
+		return errors.New("env: is required")
 	}
 	if err := spiffeid.ValidateEnv(c.Env); err != nil {
-		return fmt.Errorf("ca config: %w", err)
+		return fmt.Errorf("env: %w", err)
 	}
 	if c.Addr == "" {
 		c.Addr = DefaultAddr
@@ -85,10 +92,10 @@ func (c *Config) Validate() error {
 		c.LeafTTL = DefaultLeafTTL
 	}
 	if c.LeafTTL < MinLeafTTL {
-		return fmt.Errorf("ca config: leaf ttl %v is below the minimum %v", c.LeafTTL, MinLeafTTL)
+		return fmt.Errorf("leaf_ttl: %v is below the minimum %v", c.LeafTTL, MinLeafTTL)
 	}
 	if c.PublishDelay < 0 {
-		return fmt.Errorf("ca config: negative publish delay %v", c.PublishDelay)
+		return fmt.Errorf("publish_delay: negative %v", c.PublishDelay)
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = DefaultPollInterval
@@ -120,7 +127,7 @@ type Server struct {
 // serving certificate.
 func New(cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("ca config: %w", err)
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"logsys/pki"
 	"logsys/roles"
 	"logsys/store"
+	"logsys/tlsx"
 )
 
 // source says where a dashboard metric is expected to come from, for the
@@ -109,8 +110,8 @@ func startPipeline(t *testing.T) *pipeline {
 		t.Fatalf("pki init: %v", err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	id := func(name string) roles.Identity {
-		i := roles.DefaultIdentity(name)
+	id := func(name string) tlsx.Identity {
+		i := tlsx.DefaultIdentity(name)
 		i.PKIDir = p.pkiDir
 		return i
 	}

@@ -222,7 +222,7 @@ EOF
 link_secrets() {
   local pki=$1 env=$1/$ENV_NAME f
   for f in "$env/kafka/cert.pem" "$env/kafka/key.pem" "$env/ca.pem" "$env/crl.pem"; do
-    [ -s "$f" ] || die "$f missing: run 'logsys pki init --dir $pki' first"
+    [ -s "$f" ] || die "$f missing: run 'logsys pki init --pki-dir $pki' first"
   done
   rm -rf "$HOME_DIR/secrets"
   install -d -m 0700 "$HOME_DIR/secrets"

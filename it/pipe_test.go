@@ -11,6 +11,7 @@ import (
 
 	"logsys/roles"
 	"logsys/store"
+	"logsys/tlsx"
 )
 
 // EnvPG is the PostgreSQL DSN printed by .ci/postgres.sh start.
@@ -63,8 +64,8 @@ func roleLogger(name string) *slog.Logger {
 }
 
 // identity is name's identity in the cluster's PKI, reloading quickly.
-func identity(c Cluster, name string) roles.Identity {
-	id := roles.DefaultIdentity(name)
+func identity(c Cluster, name string) tlsx.Identity {
+	id := tlsx.DefaultIdentity(name)
 	id.PKIDir, id.Env, id.TrustDomain = c.PKI, c.Env, TrustDomain
 	id.ReloadInterval = 200 * time.Millisecond
 	return id

@@ -16,7 +16,7 @@ export CI="${CI:-true}"
 
 pki="${LOGSYS_IT_PKI:-$PWD/.cache/it-pki}"
 rm -rf "$pki"
-go run . pki init --dir "$pki" --envs dev,staging >/dev/null
+go run . pki init --pki-dir "$pki" --envs dev,staging >/dev/null
 
 cleanup() {
   [ "${LOGSYS_IT_KEEP:-}" = 1 ] && return

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -12,61 +11,11 @@ import (
 	"time"
 
 	"logsys/ca"
+	"logsys/internal/cfgerr"
 	"logsys/pki"
 	"logsys/store"
+	"logsys/tlsx"
 )
-
-// AllConfig configures `logsys all`: the whole pipeline in one process,
-// each hop over real mutual TLS on loopback.
-type AllConfig struct {
-	DataDir string       `mapstructure:"data_dir"`
-	Broker  BrokerConfig `mapstructure:"broker"`
-	// The roles' own sections (gateway, producer, consumer) apply to
-	// `logsys all` too; their PKI, broker and store settings follow DataDir.
-	Gateway  GatewayConfig  `mapstructure:"-"`
-	Producer ProducerConfig `mapstructure:"-"`
-	Consumer ConsumerConfig `mapstructure:"-"`
-	// StoreDSN selects PostgreSQL; empty means the embedded store under
-	// DataDir/store.
-	StoreDSN string `mapstructure:"store_dsn"`
-	// UseCA runs an online CA (`logsys ca`) for the environment: the roles
-	// make their own keys, get LeafTTL certificates from it with single-use
-	// tokens, and renew them at 2/3 of their lifetime. Off: the roles read
-	// the `logsys pki init` files.
-	UseCA   bool          `mapstructure:"use_ca"`
-	CAAddr  string        `mapstructure:"ca_addr"`
-	LeafTTL time.Duration `mapstructure:"leaf_ttl"`
-	// CAPublishDelay is how long a new intermediate is only published in
-	// the trust bundle before leaves are signed by it.
-	CAPublishDelay time.Duration `mapstructure:"ca_publish_delay"`
-	// Out receives the human summary (where everything is, a curl line).
-	Out    io.Writer    `mapstructure:"-"`
-	Logger *slog.Logger `mapstructure:"-"`
-}
-
-// DefaultAllConfig returns the defaults: data under ./.logsys.
-func DefaultAllConfig() AllConfig {
-	return AllConfig{
-		DataDir: ".logsys", Gateway: DefaultGatewayConfig(), Producer: DefaultProducerConfig(),
-		Consumer: DefaultConsumerConfig(), Broker: DefaultBrokerConfig(),
-		UseCA: true, CAAddr: "127.0.0.1:8443", LeafTTL: time.Hour, CAPublishDelay: ca.DefaultPublishDelay,
-	}
-}
-
-// resolve points every role at the data dir's PKI, broker and store.
-func (c AllConfig) resolve() AllConfig {
-	pkiDir := filepath.Join(c.DataDir, "pki")
-	for _, id := range []*Identity{&c.Gateway.Identity, &c.Producer.Identity, &c.Consumer.Identity, &c.Broker.Identity} {
-		id.PKIDir = pkiDir
-	}
-	c.Broker.DataDir = filepath.Join(c.DataDir, "kafka")
-	c.Gateway.Store = store.Config{DSN: c.StoreDSN, DataDir: filepath.Join(c.DataDir, "store")}
-	c.Consumer.Store = c.Gateway.Store
-	for _, l := range []**slog.Logger{&c.Gateway.Logger, &c.Producer.Logger, &c.Consumer.Logger, &c.Broker.Logger} {
-		*l = c.Logger
-	}
-	return c
-}
 
 // All is the running pipeline.
 type All struct {
@@ -84,55 +33,61 @@ type All struct {
 }
 
 // NewAll creates the PKI when absent, starts the embedded broker, opens
-// the store and builds the three roles pointed at one another.
-func NewAll(ctx context.Context, cfg AllConfig) (a *All, err error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("all: data_dir is required")
+// the store and builds the three roles pointed at one another. On error
+// everything it started is released again.
+func NewAll(ctx context.Context, cfg AllConfig) (*All, error) {
+	if err := errors.Join(cfgerr.Under("all", cfg.Validate()), cfg.Conflicts()); err != nil {
+		return nil, fmt.Errorf("all config: %w", err)
 	}
 	cfg = cfg.resolve()
-	a = &All{cfg: cfg, log: logger(cfg.Logger, "all")}
-	defer func() {
-		if err != nil {
-			a.Close()
-		}
-	}()
+	a := &All{cfg: cfg, log: logger(cfg.Logger, "all")}
+	if err := a.start(ctx, cfg); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// start brings the parts up in dependency order; Close undoes any prefix.
+func (a *All) start(ctx context.Context, cfg AllConfig) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("all: create data dir: %w", err)
+		return fmt.Errorf("all: create data dir: %w", err)
 	}
 	if err := ensurePKI(ctx, cfg.Gateway.Identity.PKIDir, cfg.Gateway.Identity.TrustDomain, a.log); err != nil {
-		return nil, err
+		return err
 	}
 	if cfg.UseCA {
 		if err := a.startCA(cfg); err != nil {
-			return nil, err
+			return err
 		}
-		for _, id := range []*Identity{&cfg.Gateway.Identity, &cfg.Producer.Identity, &cfg.Consumer.Identity, &cfg.Broker.Identity} {
+		for _, id := range []*tlsx.Identity{&cfg.Gateway.Identity, &cfg.Producer.Identity, &cfg.Consumer.Identity, &cfg.Broker.Identity} {
 			if err := a.enroll(cfg, id); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
+	var err error
 	if a.broker, err = NewBroker(cfg.Broker); err != nil {
-		return nil, err
+		return err
 	}
 	brokers := a.broker.Addrs()
 	cfg.Producer.Kafka.Brokers, cfg.Consumer.Kafka.Brokers = brokers, brokers
 	if a.store, err = store.Open(ctx, cfg.Gateway.Store); err != nil {
-		return nil, fmt.Errorf("all: open store: %w", err)
+		return fmt.Errorf("all: open store: %w", err)
 	}
 	cfg.Gateway.SharedStore, cfg.Consumer.SharedStore = a.store, a.store
 	if a.producer, err = NewProducer(cfg.Producer); err != nil {
-		return nil, err
+		return err
 	}
-	cfg.Gateway.Producer.URL = "https://" + loopbackURLHost(a.producer.Addr()) + "/internal/v1/events"
+	cfg.Gateway.Producer.URL = "https://" + loopbackURLHost(a.producer.Addr())
 	if a.consumer, err = NewConsumer(ctx, cfg.Consumer); err != nil {
-		return nil, err
+		return err
 	}
 	if a.gateway, err = NewGateway(ctx, cfg.Gateway); err != nil {
-		return nil, err
+		return err
 	}
 	a.cfg = cfg
-	return a, nil
+	return nil
 }
 
 // loopbackURLHost turns a bound address such as [::]:8081 into 127.0.0.1:8081.
@@ -226,7 +181,7 @@ func (a *All) startCA(cfg AllConfig) error {
 	}
 	ln, err := net.Listen("tcp", cfg.CAAddr)
 	if err != nil {
-		return fmt.Errorf("all: ca: listen on %s: %w", cfg.CAAddr, err)
+		return fmt.Errorf("all: ca: listen on %s (all.ca_addr): %w", cfg.CAAddr, err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	a.ca, a.caURL, a.caStop, a.caDone = srv, "https://"+loopbackURLHost(ln.Addr().String()), stop, make(chan struct{})
@@ -241,7 +196,7 @@ func (a *All) startCA(cfg AllConfig) error {
 
 // enroll points a role at the CA with a fresh single-use token; the role
 // keeps its key and certificate under DataDir/identities/<name>.
-func (a *All) enroll(cfg AllConfig, id *Identity) error {
+func (a *All) enroll(cfg AllConfig, id *tlsx.Identity) error {
 	tok, _, err := ca.NewToken(ca.TokenOptions{Dir: id.PKIDir, Env: id.Env, Name: id.Name, TTL: 15 * time.Minute})
 	if err != nil {
 		return fmt.Errorf("all: token for %s: %w", id.Name, err)

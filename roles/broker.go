@@ -8,14 +8,19 @@ import (
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"logsys/internal/cfgerr"
+	"logsys/tlsx"
 )
 
 // BrokerConfig configures the embedded Kafka-compatible broker that
 // `logsys all` runs: mutual TLS on loopback, persisted on disk.
 type BrokerConfig struct {
-	Identity   Identity `mapstructure:"tls"`
-	Port       int      `mapstructure:"port"`
-	DataDir    string   `mapstructure:"data_dir"`
+	Identity tlsx.Identity `mapstructure:"tls"`
+	Port     int           `mapstructure:"port"`
+	// DataDir is where the broker persists its log; `logsys all` puts it
+	// under its data_dir, so it is not a key of the configuration file.
+	DataDir    string   `mapstructure:"-"`
 	Partitions int32    `mapstructure:"partitions"`
 	Topics     []string `mapstructure:"topics"`
 	// Clients are the identity names that may connect.
@@ -31,25 +36,25 @@ type BrokerConfig struct {
 // DefaultBrokerConfig returns the embedded broker's defaults.
 func DefaultBrokerConfig() BrokerConfig {
 	return BrokerConfig{
-		Identity: DefaultIdentity("kafka"), Port: 9093, DataDir: ".logsys/kafka", Partitions: 6,
+		Identity: tlsx.DefaultIdentity("kafka"), Port: 9093, DataDir: ".logsys/kafka", Partitions: 6,
 		Topics: []string{"log-events", "log-events.dlq"}, Clients: []string{"producer", "consumer"},
 	}
 }
 
-// Validate reports every unusable setting.
+// Validate reports every unusable setting, each error naming its key.
 func (c BrokerConfig) Validate() error {
 	var errs []error
 	if err := c.Identity.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("tls: %w", err))
+		errs = append(errs, cfgerr.Under("tls", err))
 	}
 	if c.Port < 0 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("port %d out of range", c.Port))
+		errs = append(errs, fmt.Errorf("port: %d out of range", c.Port))
 	}
 	if c.Partitions <= 0 {
-		errs = append(errs, errors.New("partitions must be positive"))
+		errs = append(errs, errors.New("partitions: must be positive"))
 	}
 	if len(c.Clients) == 0 {
-		errs = append(errs, errors.New("clients must name at least one identity"))
+		errs = append(errs, errors.New("clients: must name at least one identity"))
 	}
 	return errors.Join(errs...)
 }
@@ -93,7 +98,7 @@ func NewBroker(cfg BrokerConfig) (*Broker, error) {
 		}
 	}
 	if b.cluster, err = kfake.NewCluster(opts...); err != nil {
-		return nil, fmt.Errorf("start embedded broker on port %d: %w", cfg.Port, err)
+		return nil, fmt.Errorf("start embedded broker on port %d (all.broker.port): %w", cfg.Port, err)
 	}
 	return b, nil
 }

@@ -15,18 +15,20 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"logsys/event"
+	"logsys/internal/cfgerr"
 	"logsys/store"
+	"logsys/tlsx"
 )
 
 // ConsumerConfig configures the role that moves events from Kafka to the
 // store.
 type ConsumerConfig struct {
-	Identity     Identity    `mapstructure:"tls"`
-	Addr         string      `mapstructure:"addr"`
-	LivenessAddr string      `mapstructure:"liveness_addr"`
-	Scrapers     []string    `mapstructure:"scrapers"`
-	Kafka        KafkaConfig `mapstructure:"kafka"`
-	Group        string      `mapstructure:"group"`
+	Identity     tlsx.Identity `mapstructure:"tls"`
+	Addr         string        `mapstructure:"addr"`
+	LivenessAddr string        `mapstructure:"liveness_addr"`
+	Scrapers     []string      `mapstructure:"scrapers"`
+	Kafka        KafkaConfig   `mapstructure:"kafka"`
+	Group        string        `mapstructure:"group"`
 	// BatchSize is the most records written to the store at once.
 	BatchSize int `mapstructure:"batch_size"`
 	// FlushInterval is how long a partial batch may wait for more records
@@ -45,34 +47,34 @@ type ConsumerConfig struct {
 // DefaultConsumerConfig returns the documented defaults.
 func DefaultConsumerConfig() ConsumerConfig {
 	return ConsumerConfig{
-		Identity: DefaultIdentity("consumer"), Addr: ":8082", LivenessAddr: "127.0.0.1:9082",
+		Identity: tlsx.DefaultIdentity("consumer"), Addr: ":8082", LivenessAddr: "127.0.0.1:9082",
 		Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(), Group: "log-consumer-group",
 		BatchSize: 5000, RetryBackoff: 200 * time.Millisecond,
 		Store: store.Config{DataDir: ".logsys/store"}, ShutdownGrace: 15 * time.Second,
 	}
 }
 
-// Validate reports every unusable setting.
+// Validate reports every unusable setting, each error naming its key.
 func (c ConsumerConfig) Validate() error {
 	var errs []error
 	if err := c.Identity.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("tls: %w", err))
+		errs = append(errs, cfgerr.Under("tls", err))
 	}
-	if err := c.Kafka.validate(); err != nil {
-		errs = append(errs, err)
-	}
+	kerr := c.Kafka.Validate()
 	if c.Kafka.DLQTopic == "" {
-		errs = append(errs, errors.New("kafka.dlq_topic is required"))
+		kerr = errors.Join(kerr, errors.New("dlq_topic: is required"))
+	}
+	if kerr != nil {
+		errs = append(errs, cfgerr.Under("kafka", kerr))
 	}
 	if c.Group == "" {
-		errs = append(errs, errors.New("group is required"))
+		errs = append(errs, errors.New("group: is required"))
 	}
-	if c.BatchSize <= 0 || c.RetryBackoff <= 0 || c.FlushInterval < 0 {
-		errs = append(errs, errors.New("batch_size and retry_backoff must be positive, flush_interval not negative"))
-	}
+	errs = append(errs, positive(limit{"batch_size", int64(c.BatchSize)}, limit{"retry_backoff", int64(c.RetryBackoff)})...)
+	errs = append(errs, notNegative(limit{"flush_interval", int64(c.FlushInterval)}, limit{"shutdown_grace", int64(c.ShutdownGrace)})...)
 	if c.SharedStore == nil {
 		if err := c.Store.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("store: %w", err))
+			errs = append(errs, cfgerr.Under("store", err))
 		}
 	}
 	return errors.Join(errs...)

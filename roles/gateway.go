@@ -9,14 +9,16 @@ import (
 	"net/url"
 	"time"
 
+	"logsys/internal/cfgerr"
 	"logsys/store"
+	"logsys/tlsx"
 )
 
 // GatewayConfig configures the HTTPS entry point.
 type GatewayConfig struct {
-	Identity     Identity `mapstructure:"tls"`
-	Addr         string   `mapstructure:"addr"`
-	LivenessAddr string   `mapstructure:"liveness_addr"`
+	Identity     tlsx.Identity `mapstructure:"tls"`
+	Addr         string        `mapstructure:"addr"`
+	LivenessAddr string        `mapstructure:"liveness_addr"`
 	// Clients are the identity names (in the gateway's environment) that
 	// may send and read events.
 	Clients []string `mapstructure:"clients"`
@@ -36,6 +38,9 @@ type GatewayConfig struct {
 
 // ForwardConfig configures the gateway->producer hop.
 type ForwardConfig struct {
+	// URL is the producer's base URL (https://host:port); the gateway
+	// appends EventsPath. The legacy form with EventsPath already in it is
+	// accepted too; any other path is refused.
 	URL             string        `mapstructure:"url"`
 	Name            string        `mapstructure:"name"`
 	HTTP2           bool          `mapstructure:"http2"`
@@ -51,7 +56,7 @@ type ForwardConfig struct {
 // DefaultGatewayConfig returns the documented defaults.
 func DefaultGatewayConfig() GatewayConfig {
 	return GatewayConfig{
-		Identity:       DefaultIdentity("gateway"),
+		Identity:       tlsx.DefaultIdentity("gateway"),
 		Addr:           ":8080",
 		LivenessAddr:   "127.0.0.1:9080",
 		Clients:        []string{"client"},
@@ -60,7 +65,7 @@ func DefaultGatewayConfig() GatewayConfig {
 		MaxBatchBytes:  8 << 20,
 		MaxBatchEvents: 5000,
 		Producer: ForwardConfig{
-			URL: "https://127.0.0.1:8081/internal/v1/events", Name: "producer",
+			URL: "https://127.0.0.1:8081", Name: "producer",
 			// HTTP/1.1 keep-alive by measurement: with Go's HTTP/2 the
 			// single-event path ran at 0.4-0.6x (see README, logsys bench).
 			HTTP2:    false,
@@ -72,34 +77,70 @@ func DefaultGatewayConfig() GatewayConfig {
 	}
 }
 
-// Validate reports every unusable setting.
+// Validate reports every unusable setting, each error naming its key.
 func (c GatewayConfig) Validate() error {
 	var errs []error
 	if err := c.Identity.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("tls: %w", err))
+		errs = append(errs, cfgerr.Under("tls", err))
 	}
 	if c.Addr == "" {
-		errs = append(errs, errors.New("addr is required"))
+		errs = append(errs, errors.New("addr: is required"))
 	}
 	if len(c.Clients) == 0 {
-		errs = append(errs, errors.New("clients must name at least one identity"))
+		errs = append(errs, errors.New("clients: must name at least one identity"))
 	}
-	if c.MaxBodyBytes <= 0 || c.MaxBatchBytes <= 0 || c.MaxBatchEvents <= 0 {
-		errs = append(errs, errors.New("max_body_bytes, max_batch_bytes and max_batch_events must be positive"))
+	errs = append(errs, positive(
+		limit{"max_body_bytes", c.MaxBodyBytes}, limit{"max_batch_bytes", c.MaxBatchBytes},
+		limit{"max_batch_events", int64(c.MaxBatchEvents)})...)
+	if c.ShutdownGrace < 0 {
+		errs = append(errs, errors.New("shutdown_grace: must not be negative"))
 	}
-	u, err := url.Parse(c.Producer.URL)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		errs = append(errs, fmt.Errorf("producer.url %q must be an https URL", c.Producer.URL))
-	}
-	p := c.Producer
-	if p.MaxBatch <= 0 || p.Workers <= 0 || p.Timeout <= 0 || p.Retries < 0 || p.BreakerFailures <= 0 {
-		errs = append(errs, errors.New("producer: max_batch, workers, timeout and breaker_failures must be positive, retries not negative"))
+	if err := c.Producer.Validate(); err != nil {
+		errs = append(errs, cfgerr.Under("producer", err))
 	}
 	if c.SharedStore == nil {
 		if err := c.Store.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("store: %w", err))
+			errs = append(errs, cfgerr.Under("store", err))
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// EventsPath is the producer's endpoint for batches from the gateway.
+const EventsPath = "/internal/v1/events"
+
+// EventsURL is the endpoint the gateway posts batches to: the base URL
+// with EventsPath appended.
+func (c ForwardConfig) EventsURL() (string, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return "", errors.New("url: is not a URL; give the producer's https base URL, such as https://producer:8081")
+	}
+	if u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("url: %q must be the producer's https base URL, such as https://producer:8081", u.Redacted())
+	}
+	switch u.Path {
+	case "", "/", EventsPath:
+	default:
+		return "", fmt.Errorf("url: %q has the path %q: give the producer's base URL (https://%s); the gateway appends %s", u.Redacted(), u.Path, u.Host, EventsPath)
+	}
+	u.Path = EventsPath
+	return u.String(), nil
+}
+
+// Validate reports every unusable setting of the hop.
+func (c ForwardConfig) Validate() error {
+	var errs []error
+	if _, err := c.EventsURL(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Name == "" {
+		errs = append(errs, errors.New("name: is required"))
+	}
+	errs = append(errs, positive(limit{"max_batch", int64(c.MaxBatch)}, limit{"workers", int64(c.Workers)},
+		limit{"timeout", int64(c.Timeout)}, limit{"breaker_failures", int64(c.BreakerFailures)})...)
+	errs = append(errs, notNegative(limit{"retries", int64(c.Retries)}, limit{"backoff", int64(c.Backoff)},
+		limit{"breaker_cooldown", int64(c.BreakerCooldown)})...)
 	return errors.Join(errs...)
 }
 
@@ -140,8 +181,9 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		g.Close()
 		return nil, err
 	}
+	eventsURL, _ := cfg.Producer.EventsURL() // validated above
 	g.fwd = &forwarder{
-		client: client, url: cfg.Producer.URL, maxBatch: cfg.Producer.MaxBatch,
+		client: client, url: eventsURL, maxBatch: cfg.Producer.MaxBatch,
 		retries: cfg.Producer.Retries, backoff: cfg.Producer.Backoff, timeout: cfg.Producer.Timeout,
 		br:  newBreaker(cfg.Producer.BreakerFailures, cfg.Producer.BreakerCooldown, g.metrics.breaker.WithLabelValues("producer")),
 		log: g.log, queue: make(chan *pending, 4096),

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"logsys/store"
+	"logsys/tlsx"
 )
 
 // pipeline runs broker, store, producer, consumer and gateway on loopback
@@ -24,8 +25,8 @@ type pipeline struct {
 	stops    map[string]func()
 }
 
-func fastIdentity(pkiDir, name string) Identity {
-	id := DefaultIdentity(name)
+func fastIdentity(pkiDir, name string) tlsx.Identity {
+	id := tlsx.DefaultIdentity(name)
 	id.PKIDir = pkiDir
 	id.ReloadInterval = 100 * time.Millisecond
 	return id

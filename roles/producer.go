@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +17,8 @@ import (
 	"github.com/twmb/franz-go/plugin/kprom"
 
 	"logsys/event"
+	"logsys/internal/cfgerr"
+	"logsys/tlsx"
 )
 
 // KafkaConfig is how a role reaches the brokers.
@@ -27,16 +30,22 @@ type KafkaConfig struct {
 	DLQTopic   string `mapstructure:"dlq_topic"`
 }
 
-func (k KafkaConfig) validate() error {
+// Validate reports every unusable setting, each error naming its key.
+func (k KafkaConfig) Validate() error {
 	var errs []error
 	if len(k.Brokers) == 0 {
-		errs = append(errs, errors.New("kafka.brokers is required"))
+		errs = append(errs, errors.New("brokers: is required"))
+	}
+	for _, b := range k.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("brokers: %q is not host:port", b))
+		}
 	}
 	if k.Topic == "" {
-		errs = append(errs, errors.New("kafka.topic is required"))
+		errs = append(errs, errors.New("topic: is required"))
 	}
 	if k.BrokerName == "" {
-		errs = append(errs, errors.New("kafka.broker_name is required"))
+		errs = append(errs, errors.New("broker_name: is required"))
 	}
 	return errors.Join(errs...)
 }
@@ -48,7 +57,7 @@ func DefaultKafkaConfig() KafkaConfig {
 
 // ProducerConfig configures the role that writes events to Kafka.
 type ProducerConfig struct {
-	Identity     Identity      `mapstructure:"tls"`
+	Identity     tlsx.Identity `mapstructure:"tls"`
 	Addr         string        `mapstructure:"addr"`
 	LivenessAddr string        `mapstructure:"liveness_addr"`
 	Callers      []string      `mapstructure:"callers"`
@@ -66,30 +75,32 @@ type ProducerConfig struct {
 // DefaultProducerConfig returns the documented defaults.
 func DefaultProducerConfig() ProducerConfig {
 	return ProducerConfig{
-		Identity: DefaultIdentity("producer"), Addr: ":8081", LivenessAddr: "127.0.0.1:9081",
+		Identity: tlsx.DefaultIdentity("producer"), Addr: ":8081", LivenessAddr: "127.0.0.1:9081",
 		Callers: []string{"gateway"}, Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(),
 		Compression: "lz4", MaxBodyBytes: 64 << 20, ShutdownGrace: 15 * time.Second,
 	}
 }
 
-// Validate reports every unusable setting.
+// Validate reports every unusable setting, each error naming its key.
 func (c ProducerConfig) Validate() error {
 	var errs []error
 	if err := c.Identity.Validate(); err != nil {
-		errs = append(errs, fmt.Errorf("tls: %w", err))
+		errs = append(errs, cfgerr.Under("tls", err))
 	}
 	if c.Addr == "" {
-		errs = append(errs, errors.New("addr is required"))
+		errs = append(errs, errors.New("addr: is required"))
 	}
 	if len(c.Callers) == 0 {
-		errs = append(errs, errors.New("callers must name at least one identity"))
+		errs = append(errs, errors.New("callers: must name at least one identity"))
 	}
-	if err := c.Kafka.validate(); err != nil {
-		errs = append(errs, err)
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, cfgerr.Under("kafka", err))
 	}
 	if _, err := compression(c.Compression); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, notNegative(limit{"linger", int64(c.Linger)}, limit{"shutdown_grace", int64(c.ShutdownGrace)})...)
+	errs = append(errs, positive(limit{"max_body_bytes", c.MaxBodyBytes})...)
 	return errors.Join(errs...)
 }
 
@@ -104,7 +115,7 @@ func compression(name string) (kgo.CompressionCodec, error) {
 	case "none", "":
 		return kgo.NoCompression(), nil
 	}
-	return kgo.NoCompression(), fmt.Errorf("compression %q must be zstd, lz4, snappy or none", name)
+	return kgo.NoCompression(), fmt.Errorf("compression: %q must be zstd, lz4, snappy or none", name)
 }
 
 // Producer accepts batches from the gateway and answers only after Kafka

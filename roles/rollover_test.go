@@ -14,6 +14,7 @@ import (
 
 	"logsys/pki"
 	"logsys/store"
+	"logsys/tlsx"
 )
 
 // TestShortLivedCertificatesUnderLoad runs `logsys all` with 6-second
@@ -31,7 +32,7 @@ func TestShortLivedCertificatesUnderLoad(t *testing.T) {
 	for _, a := range []*string{&cfg.Gateway.Addr, &cfg.Gateway.LivenessAddr, &cfg.Producer.Addr, &cfg.Producer.LivenessAddr, &cfg.Consumer.Addr, &cfg.Consumer.LivenessAddr} {
 		*a = "127.0.0.1:0"
 	}
-	for _, id := range []*Identity{&cfg.Gateway.Identity, &cfg.Producer.Identity, &cfg.Consumer.Identity, &cfg.Broker.Identity} {
+	for _, id := range []*tlsx.Identity{&cfg.Gateway.Identity, &cfg.Producer.Identity, &cfg.Consumer.Identity, &cfg.Broker.Identity} {
 		id.ReloadInterval = 200 * time.Millisecond
 	}
 	cfg.Broker.Port = 0

@@ -114,7 +114,7 @@ func newLiveness(addr string) (*http.Server, net.Listener, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, fmt.Errorf("listen for liveness on %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("listen for liveness on %s (liveness_addr): %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {

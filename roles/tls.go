@@ -19,7 +19,7 @@ import (
 // tlsSetup is a role's TLS material and policy: one reloading source, its
 // metrics, and the options every listener and dialer of the role shares.
 type tlsSetup struct {
-	id      Identity
+	id      tlsx.Identity
 	renewer *ca.Renewer // nil when certificates come from files
 	src     *tlsx.Source
 	m       *tlsx.Metrics
@@ -27,8 +27,8 @@ type tlsSetup struct {
 	log     *slog.Logger
 }
 
-func newTLS(id Identity, reg prometheus.Registerer, log *slog.Logger) (*tlsSetup, error) {
-	id = id.resolved()
+func newTLS(id tlsx.Identity, reg prometheus.Registerer, log *slog.Logger) (*tlsSetup, error) {
+	id = id.Resolved()
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -68,7 +68,7 @@ const caBootstrapTimeout = 60 * time.Second
 
 // obtainFromCA makes sure a valid certificate from `logsys ca` is in the
 // state directory before the role starts.
-func obtainFromCA(id Identity, log *slog.Logger) (*ca.Renewer, error) {
+func obtainFromCA(id tlsx.Identity, log *slog.Logger) (*ca.Renewer, error) {
 	r, err := ca.NewRenewer(ca.RenewerConfig{
 		CAURL: id.CAURL, Env: id.Env, Name: id.Name, Token: id.CAToken, TokenFile: id.CATokenFile,
 		CABundle: id.CABundle, StateDir: id.StateDir, Logger: log,
@@ -108,7 +108,7 @@ func (t *tlsSetup) authorize(names ...string) tlsx.Authorizer {
 func (t *tlsSetup) listen(addr, name string, names ...string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+		return nil, fmt.Errorf("%s: listen on %s (%s.addr): %w", name, addr, name, err)
 	}
 	opts := t.opts
 	opts.NextProtos = tlsx.ProtosHTTP

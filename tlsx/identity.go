@@ -1,16 +1,16 @@
-package roles
+package tlsx
 
 import (
 	"errors"
 	"fmt"
 	"time"
 
-	"logsys/pki"
 	"logsys/spiffeid"
 )
 
-// Identity says which certificate a role presents, what it trusts and how
-// strictly. Paths default to the `logsys pki init` layout under PKIDir.
+// Identity says which certificate a workload presents, what it trusts and
+// how strictly: the "tls" section of every role's configuration. Paths
+// default to the `logsys pki init` layout under PKIDir.
 type Identity struct {
 	PKIDir      string `mapstructure:"pki_dir"`
 	TrustDomain string `mapstructure:"trust_domain"`
@@ -30,9 +30,10 @@ type Identity struct {
 	MinTLS string `mapstructure:"min_tls"`
 	// KeyExchange is "hybrid" (X25519MLKEM768 first, the default) or "x25519".
 	KeyExchange string `mapstructure:"key_exchange"`
-	// CAURL, when set, makes the role obtain and renew its certificate from
-	// `logsys ca` instead of reading pki_dir: it makes its own key, keeps it
-	// in StateDir (0600), renews at 2/3 of the lifetime and hot-swaps.
+	// CAURL, when set, makes the workload obtain and renew its certificate
+	// from `logsys ca` instead of reading PKIDir: it makes its own key,
+	// keeps it in StateDir (0600), renews at 2/3 of the lifetime and
+	// hot-swaps.
 	CAURL string `mapstructure:"ca_url"`
 	// CAToken or CATokenFile is the single-use bootstrap token from
 	// `logsys pki token`; needed only while StateDir holds no valid
@@ -48,42 +49,47 @@ type Identity struct {
 	ExpiryThreshold time.Duration `mapstructure:"expiry_threshold"`
 }
 
-// DefaultIdentity returns the defaults for the named leaf.
+// Defaults of an Identity.
+const (
+	DefaultPKIDir          = ".logsys/pki"
+	DefaultTrustDomain     = "logsys.local"
+	DefaultEnv             = "dev"
+	DefaultExpiryThreshold = 7 * 24 * time.Hour
+)
+
+// DefaultIdentity returns the defaults for the named workload.
 func DefaultIdentity(name string) Identity {
 	return Identity{
-		PKIDir:          ".logsys/pki",
-		TrustDomain:     "logsys.local",
-		Env:             "dev",
+		PKIDir:          DefaultPKIDir,
+		TrustDomain:     DefaultTrustDomain,
+		Env:             DefaultEnv,
 		Name:            name,
-		ReloadInterval:  30 * time.Second,
+		ReloadInterval:  DefaultPollInterval,
 		MinTLS:          "1.3",
 		KeyExchange:     "hybrid",
-		ExpiryThreshold: 7 * 24 * time.Hour,
+		ExpiryThreshold: DefaultExpiryThreshold,
 	}
 }
 
-// resolved fills file paths from the PKI layout where they are not set.
-func (id Identity) resolved() Identity {
-	l := pki.Layout{Dir: id.PKIDir}
-	if id.CertFile == "" {
-		id.CertFile = l.CertFile(id.Env, id.Name)
-	}
-	if id.KeyFile == "" {
-		id.KeyFile = l.KeyFile(id.Env, id.Name)
-	}
-	if id.CAFile == "" {
-		id.CAFile = l.CACert(id.Env)
-	}
-	if id.BundleFile == "" {
-		id.BundleFile = l.BundleFile(id.Env)
-	}
-	if id.CRLFile == "" {
-		id.CRLFile = l.CRLFile(id.Env)
+// Resolved fills the file paths that are not set from the PKI layout.
+func (id Identity) Resolved() Identity {
+	l := LayoutSource(id.PKIDir, id.Env, id.Name)
+	for _, f := range []struct {
+		p *string
+		v string
+	}{
+		{&id.CertFile, l.CertFile}, {&id.KeyFile, l.KeyFile}, {&id.CAFile, l.CAFile},
+		{&id.BundleFile, l.BundleFile}, {&id.CRLFile, l.CRLFile},
+	} {
+		if *f.p == "" {
+			*f.p = f.v
+		}
 	}
 	return id
 }
 
-// Validate reports the first unusable setting.
+// Validate reports every unusable setting without touching the disk. Each
+// error starts with the key it is about (pki_dir, env, ...).
 func (id Identity) Validate() error {
 	var errs []error
 	if err := spiffeid.ValidateEnv(id.Env); err != nil {
@@ -96,19 +102,22 @@ func (id Identity) Validate() error {
 		errs = append(errs, fmt.Errorf("trust_domain: %w", err))
 	}
 	if id.CAURL != "" && id.StateDir == "" {
-		errs = append(errs, errors.New("state_dir is required with ca_url"))
+		errs = append(errs, errors.New("state_dir: is required with ca_url"))
 	}
 	if id.CAURL == "" && id.PKIDir == "" && (id.CertFile == "" || id.KeyFile == "" || id.CAFile == "") {
-		errs = append(errs, errors.New("pki_dir or cert_file, key_file and ca_file are required"))
+		errs = append(errs, errors.New("pki_dir: is required unless cert_file, key_file and ca_file are set"))
 	}
 	if id.MinTLS != "1.3" && id.MinTLS != "1.2" {
-		errs = append(errs, fmt.Errorf("min_tls %q must be 1.3 or 1.2", id.MinTLS))
+		errs = append(errs, fmt.Errorf("min_tls: %q must be 1.3 or 1.2", id.MinTLS))
 	}
 	if id.KeyExchange != "hybrid" && id.KeyExchange != "x25519" {
-		errs = append(errs, fmt.Errorf("key_exchange %q must be hybrid or x25519", id.KeyExchange))
+		errs = append(errs, fmt.Errorf("key_exchange: %q must be hybrid or x25519", id.KeyExchange))
+	}
+	if id.ReloadInterval < 0 {
+		errs = append(errs, errors.New("reload_interval: must not be negative"))
 	}
 	if id.ExpiryThreshold < 0 {
-		errs = append(errs, errors.New("expiry_threshold must not be negative"))
+		errs = append(errs, errors.New("expiry_threshold: must not be negative"))
 	}
 	return errors.Join(errs...)
 }

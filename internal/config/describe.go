@@ -1,0 +1,150 @@
+package config
+
+import "strings"
+
+// docs describes every key and section of the tree in one line each. A
+// "*." entry covers that suffix in every section (the tls, store and kafka
+// sections repeat); an exact entry wins. TestDocs fails when a key has no
+// description or an entry describes nothing.
+var docs = map[string]string{
+	"log":        "Structured logs on stderr of gateway, producer, consumer, all and ca.",
+	"log.level":  "debug, info, warn or error",
+	"log.format": "text or json",
+
+	"*.tls":                  "Certificate, trust and TLS policy. Files default to the `logsys pki init` layout: <pki_dir>/<env>/<name>/cert.pem and key.pem, <pki_dir>/<env>/ca.pem (the only trust anchor: the environment's intermediate), bundle.pem during an intermediate rollover, crl.pem. With ca_url the certificate comes from `logsys ca` instead.",
+	"*.tls.pki_dir":          "directory made by `logsys pki init`",
+	"*.tls.trust_domain":     "SPIFFE trust domain of the identity spiffe://<trust_domain>/<env>/<name>",
+	"*.tls.env":              "environment whose certificates to use and whose peers to trust",
+	"*.tls.name":             "identity name: the leaf presented (<pki_dir>/<env>/<name>)",
+	"*.tls.cert_file":        "certificate chain; empty: from the layout",
+	"*.tls.key_file":         "private key; empty: from the layout",
+	"*.tls.ca_file":          "trust anchor (the environment's intermediate); empty: from the layout",
+	"*.tls.bundle_file":      "intermediates during a rollover, read when present; empty: from the layout",
+	"*.tls.crl_file":         "CRLs of the environment; empty: from the layout",
+	"*.tls.reload_interval":  "poll period backing the file watch",
+	"*.tls.min_tls":          `"1.3" or "1.2" (then ECDHE+AEAD suites only)`,
+	"*.tls.key_exchange":     "hybrid (X25519MLKEM768 first) or x25519",
+	"*.tls.ca_url":           "obtain and renew the certificate from `logsys ca` at this URL instead of reading pki_dir: the key stays in state_dir (0600), renewal at 2/3 of the lifetime, hot swap",
+	"*.tls.ca_token":         "single-use bootstrap token from `logsys pki token` (secret; needed only while state_dir holds no valid certificate)",
+	"*.tls.ca_token_file":    "file holding the bootstrap token, instead of ca_token",
+	"*.tls.ca_bundle":        "the environment's ca-chain.pem, to verify the CA at first contact",
+	"*.tls.state_dir":        "where a ca_url workload keeps its key, certificate and trust bundle",
+	"*.tls.expiry_threshold": "health turns DOWN when a certificate in use expires within this",
+
+	"*.store":           "Where events are stored: PostgreSQL when dsn is set, else the embedded store.",
+	"*.store.dsn":       "postgres://user@host:port/db?sslmode=verify-full&sslrootcert=...&sslcert=...&sslkey=... (its password is redacted when printed); empty: embedded store",
+	"*.store.data_dir":  "directory of the embedded store",
+	"*.store.max_conns": "PostgreSQL pool size; 0: pgx's default",
+
+	"*.kafka":             "How the role reaches the brokers.",
+	"*.kafka.brokers":     "bootstrap brokers, host:port (comma-separated in the environment)",
+	"*.kafka.broker_name": "identity name the brokers must present",
+	"*.kafka.topic":       "topic of the events",
+	"*.kafka.dlq_topic":   "dead-letter topic for records that cannot be stored",
+
+	"*.addr":           "HTTPS listen address (mutual TLS)",
+	"*.liveness_addr":  "plain-HTTP /healthz without a client certificate; loopback only; empty: off",
+	"*.scrapers":       "identity names that may read /metrics",
+	"*.shutdown_grace": "how long in-flight work may take to finish after a stop signal",
+
+	"gateway":                           "The HTTPS entry point: clients with certificates send and read events.",
+	"gateway.clients":                   "identity names that may send and read events",
+	"gateway.max_body_bytes":            "largest single event request; larger bodies get 413",
+	"gateway.max_batch_bytes":           "largest batch request",
+	"gateway.max_batch_events":          "most events per batch request",
+	"gateway.producer":                  "The gateway->producer hop.",
+	"gateway.producer.url":              "the producer's base URL, https://host:port (the gateway appends /internal/v1/events; that legacy full form is accepted too, any other path is refused)",
+	"gateway.producer.name":             "identity name the producer must present",
+	"gateway.producer.http2":            "HTTP/2 instead of HTTP/1.1 keep-alive (measured slower here for small requests)",
+	"gateway.producer.max_batch":        "events coalesced into one request",
+	"gateway.producer.workers":          "concurrent batches in flight (and pooled connections)",
+	"gateway.producer.timeout":          "bound on one request to the producer",
+	"gateway.producer.retries":          "retries of a failed batch",
+	"gateway.producer.backoff":          "first pause between retries (doubling)",
+	"gateway.producer.breaker_failures": "consecutive failures that open the circuit breaker",
+	"gateway.producer.breaker_cooldown": "how long the open breaker refuses before it tries again",
+
+	"producer":                "Accepts batches from the gateway and writes them to Kafka (acks=all, idempotent).",
+	"producer.callers":        "identity names that may post events",
+	"producer.compression":    "lz4 (measured 1.2-1.45x zstd throughput here), zstd, snappy or none",
+	"producer.linger":         "how long the Kafka client waits to fill a batch; 0: send at once",
+	"producer.max_body_bytes": "largest batch request from the gateway",
+	"producer.http1":          "serve HTTP/1.1 only (for measurements)",
+
+	"consumer":                "Reads events from Kafka in a consumer group and stores them; its addr serves health and metrics.",
+	"consumer.group":          "Kafka consumer group",
+	"consumer.batch_size":     "most records written to the store at once",
+	"consumer.flush_interval": "how long a partial batch may wait to fill; 0: write at once",
+	"consumer.retry_backoff":  "pause before retrying a failed store write",
+
+	"all":                    "`logsys all`: everything in one process on loopback. data_dir holds pki/, kafka/, store/ and identities/; it owns the roles' pki_dir, brokers, producer url and store (setting those is an error), and ca_url etc. with use_ca.",
+	"all.data_dir":           "where the PKI, broker data, store and CA-issued identities live",
+	"all.listen_host":        "host the gateway, producer and consumer listen on while their addr is the default; empty: every interface",
+	"all.store_dsn":          "PostgreSQL DSN instead of the embedded store (its password is redacted when printed)",
+	"all.use_ca":             "roles get short-lived certificates from an online CA (false: the pki files)",
+	"all.ca_addr":            "listen address of the online CA",
+	"all.leaf_ttl":           "lifetime of the roles' certificates from the CA",
+	"all.ca_publish_delay":   "a new intermediate is only trusted (published) this long before it signs",
+	"all.broker":             "The embedded Kafka-compatible broker (mutual TLS on 127.0.0.1, data in data_dir/kafka).",
+	"all.broker.port":        "broker port on 127.0.0.1; 0: any free port",
+	"all.broker.partitions":  "partitions of each seeded topic",
+	"all.broker.topics":      "topics created at start",
+	"all.broker.clients":     "identity names that may connect",
+	"all.broker.sync_writes": "fsync every produced batch before acknowledging it",
+
+	"ca":               "`logsys ca`: the online issuing service of one environment.",
+	"ca.pki_dir":       "PKI directory made by `logsys pki init`",
+	"ca.env":           "environment whose intermediate signs",
+	"ca.addr":          "HTTPS listen address",
+	"ca.leaf_ttl":      "lifetime of issued certificates (at least 5s)",
+	"ca.publish_delay": "how long a new intermediate is only published before it signs (0: at once)",
+	"ca.hosts":         "extra DNS names or IPs of the CA's own certificate",
+	"ca.poll_interval": "how often the PKI directory is re-read",
+	"ca.metrics_addr":  "serve Prometheus /metrics over plain HTTP on this address; empty: off",
+
+	"pki":       "The `logsys pki` commands.",
+	"pki.dir":   "PKI directory of every pki subcommand",
+	"pki.hosts": "extra DNS names or IPs `pki init` adds to every leaf",
+
+	"health":         "`logsys health --liveness URL | --url URL`: one probe for container health checks; exit 0 when UP. These keys set the certificate presented for --url.",
+	"health.pki_dir": "PKI directory of the certificate presented for url",
+	"health.env":     "environment of the certificate presented for url",
+	"health.name":    "identity presented for url (the role must admit it)",
+	"health.timeout": "give up after this long",
+
+	"bench":            "`logsys bench`: measure what security costs.",
+	"bench.quick":      "a ~10 s smoke run: the other bench keys default to short arms, few handshakes, a storm of 200",
+	"bench.duration":   "bound on the whole run; sections that no longer fit are skipped",
+	"bench.arm":        "measuring time of each arm (a comparison runs two arms, interleaved)",
+	"bench.conns":      "concurrent senders per arm",
+	"bench.rate":       "requests per second per arm (0: closed loop, as fast as answers come)",
+	"bench.requests":   "stop each arm after this many requests (0: by time)",
+	"bench.batch":      "events per request of the batch arm (with gateway set, default 1: single events)",
+	"bench.handshakes": "handshakes per cell of the handshake table",
+	"bench.storm":      "clients of the reconnect storm (0 skips it)",
+	"bench.key_types":  "leaf key types of the handshake table (ecdsa-p256, ed25519, rsa2048, rsa4096)",
+	"bench.data_dir":   "where the bench PKI, broker and store live; empty: a temporary directory, removed",
+	"bench.gateway":    "https URL of a running gateway to drive instead of the embedded pipeline",
+	"bench.cert_file":  "client certificate for gateway",
+	"bench.key_file":   "client key for gateway",
+	"bench.ca_file":    "CA chain (ca-chain.pem) for gateway",
+	"bench.http2":      "with gateway: HTTP/2 instead of HTTP/1.1 keep-alive",
+}
+
+// Describe returns the one-line description of a key or section.
+func Describe(key string) string { return docs[describedBy(key)] }
+
+// describedBy returns the docs entry that describes key: the key itself,
+// else the longest "*." suffix entry; "" if none.
+func describedBy(key string) string {
+	if _, ok := docs[key]; ok {
+		return key
+	}
+	parts := strings.Split(key, ".")
+	for i := 1; i < len(parts); i++ {
+		if p := "*." + strings.Join(parts[i:], "."); docs[p] != "" {
+			return p
+		}
+	}
+	return ""
+}
