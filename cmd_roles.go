@@ -30,7 +30,7 @@ func roleCommands() []*cobra.Command {
 					return nil, err
 				}
 				cfg.Logger = newLogger(v)
-				return roles.NewProducer(cfg)
+				return roles.NewProducer(ctx, cfg)
 			}, map[string]any{"producer": roles.DefaultProducerConfig()}, "producer"),
 		roleCmd("consumer", "Read events from Kafka in a consumer group and store them (health on :8082)",
 			func(ctx context.Context, v *viper.Viper) (runner, error) {

@@ -1,7 +1,6 @@
 package ca
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -84,12 +83,4 @@ func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
 		return err
 	}
 	return commit(f)
-}
-
-// removeIfExists removes path; a missing file is not an error.
-func removeIfExists(path string) error {
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove %s: %w", path, err)
-	}
-	return nil
 }

@@ -111,7 +111,7 @@ func NewAll(ctx context.Context, cfg AllConfig) (a *All, err error) {
 			}
 		}
 	}
-	if a.broker, err = NewBroker(cfg.Broker); err != nil {
+	if a.broker, err = NewBroker(ctx, cfg.Broker); err != nil {
 		return nil, err
 	}
 	brokers := a.broker.Addrs()
@@ -120,7 +120,7 @@ func NewAll(ctx context.Context, cfg AllConfig) (a *All, err error) {
 		return nil, fmt.Errorf("all: open store: %w", err)
 	}
 	cfg.Gateway.SharedStore, cfg.Consumer.SharedStore = a.store, a.store
-	if a.producer, err = NewProducer(cfg.Producer); err != nil {
+	if a.producer, err = NewProducer(ctx, cfg.Producer); err != nil {
 		return nil, err
 	}
 	cfg.Gateway.Producer.URL = "https://" + loopbackURLHost(a.producer.Addr()) + "/internal/v1/events"
