@@ -18,6 +18,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -248,12 +249,13 @@ func (r *Renewer) call(ctx context.Context, method, path string, in any, withCer
 		NextProtos: []string{"http/1.1"},
 		Time:       r.cfg.Now,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			now := r.cfg.Now()
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			if withCert && r.cur != nil {
+			if withCert && r.cur != nil && !now.Before(r.cur.cert.Leaf.NotBefore) && now.Before(r.cur.cert.Leaf.NotAfter) {
 				return r.cur.cert, nil
 			}
-			return &tls.Certificate{}, nil
+			return &tls.Certificate{}, nil // none: an expired one would fail the handshake
 		},
 		VerifyConnection: func(cs tls.ConnectionState) error { return r.verifyCA(cs, anchors) },
 	}
@@ -331,7 +333,7 @@ func (r *Renewer) verifyCA(cs tls.ConnectionState, anchors []*x509.Certificate) 
 	leaf := cs.PeerCertificates[0]
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
 	roots.AddCert(r.pin.root)
-	for _, c := range append(anchors, cs.PeerCertificates[1:]...) {
+	for _, c := range slices.Concat(anchors, cs.PeerCertificates[1:]) {
 		if r.pin.check(c) == nil {
 			inter.AddCert(c)
 		}
