@@ -32,6 +32,7 @@ import (
 // earlier, and the Source serves the new certificate at once, without any
 // file or poll.
 func TestRenewsAtPlannedTimes(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
 		n := &pipeNet{}
@@ -106,12 +107,13 @@ func (s *serials) count(issuer *x509.Certificate) (all, byIssuer int) {
 }
 
 // TestRotatesUnderLoadAcrossIntermediateRollover: two enrolled roles
-// (a server and a client) exchange requests every 10 s, each over a new
+// (a server and a client) exchange requests every 20 s, each over a new
 // mTLS connection, while their 10-minute certificates renew, and the
 // operator rolls the intermediate over midway. No request fails; both
 // sides go through at least 4 certificates, at least 2 from the new
 // intermediate; the overlap bundle reaches the roles.
 func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
 		l := pki.Layout{Dir: dir}
@@ -206,7 +208,7 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 			if next != nil && srvAll >= 4 && cliAll >= 4 && srvNew >= 2 && cliNew >= 2 {
 				break
 			}
-			time.Sleep(10 * time.Second)
+			time.Sleep(20 * time.Second)
 		}
 		tr.CloseIdleConnections()
 		srvAll, srvNew := fromServer.count(next)
@@ -232,6 +234,7 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 // lifetime is left, well before expiry, and recovers with the first
 // retry after the CA is back.
 func TestHealthGoesDownBeforeExpiryAndRecovers(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
 		n := &pipeNet{}
