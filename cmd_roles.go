@@ -28,7 +28,7 @@ func roleCommands() []*cobra.Command {
 			func(ctx context.Context, l *config.Loaded, cmd *cobra.Command) (runner, error) {
 				cfg := l.Producer
 				cfg.Logger = l.Log.Logger(cmd.ErrOrStderr())
-				return roles.NewProducer(cfg)
+				return roles.NewProducer(ctx, cfg)
 			}),
 		roleCmd("consumer", "Read events from Kafka in a consumer group and store them (health on :8082)",
 			func(ctx context.Context, l *config.Loaded, cmd *cobra.Command) (runner, error) {

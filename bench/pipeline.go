@@ -59,7 +59,7 @@ func startPipeline(ctx context.Context, dataDir, pkiDir, kx string, gwHTTP2 []bo
 	}()
 	bc := roles.DefaultBrokerConfig()
 	bc.Identity, bc.Port, bc.DataDir, bc.Logger = identity(pkiDir, "kafka", kx), 0, filepath.Join(dataDir, "kafka"), quiet()
-	if p.broker, err = roles.NewBroker(bc); err != nil {
+	if p.broker, err = roles.NewBroker(ctx, bc); err != nil {
 		return nil, err
 	}
 	if p.store, err = store.Open(ctx, store.Config{DataDir: filepath.Join(dataDir, "store")}); err != nil {
@@ -68,7 +68,7 @@ func startPipeline(ctx context.Context, dataDir, pkiDir, kx string, gwHTTP2 []bo
 	pc := roles.DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = identity(pkiDir, "producer", kx), "127.0.0.1:0", "", quiet()
 	pc.Kafka.Brokers = p.broker.Addrs()
-	if p.producer, err = roles.NewProducer(pc); err != nil {
+	if p.producer, err = roles.NewProducer(ctx, pc); err != nil {
 		return nil, err
 	}
 	p.run(p.producer.Run)

@@ -1,9 +1,9 @@
-// Package ca owns zero-touch certificate rotation: the online issuing
-// service `logsys ca` (Server), which holds one environment's intermediate
-// key and signs certificate requests over TLS, the single-use bootstrap
-// tokens that authorize a role's first certificate (NewToken), and the
-// client side (Renewer), which keeps a role's key, certificate and trust
-// bundle current in a state directory that a tlsx.Source hot-reloads.
+// Package ca owns the online issuing service `logsys ca` (Server), which
+// holds one environment's intermediate key and signs certificate requests
+// over TLS, and the single-use bootstrap tokens that authorize a role's
+// first certificate (NewToken). The client side, which obtains, renews and
+// keeps a role's certificate current, is package enroll; the protocol both
+// speak is package wire.
 //
 // The identity of every certificate the Server signs comes from the token
 // or from the presented, still-valid client certificate, never from the

@@ -12,6 +12,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -126,13 +127,15 @@ func newRawClient(t *testing.T, caURL, anchorFile string, cert *tls.Certificate)
 	if err != nil {
 		t.Fatal(err)
 	}
-	anchors, err := intermediates(data)
+	certs, err := parseCerts(data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
-	for _, a := range anchors {
-		pool.AddCert(a)
+	for _, c := range certs {
+		if c.IsCA && !bytes.Equal(c.RawSubject, c.RawIssuer) { // intermediates only: roots would admit other envs
+			pool.AddCert(c)
+		}
 	}
 	return &rawClient{t: t, url: caURL, pool: pool, cert: cert}
 }
@@ -183,6 +186,26 @@ func (c *rawClient) issued(key crypto.Signer) *tls.Certificate {
 		tc.Certificate = append(tc.Certificate, x.Raw)
 	}
 	return tc
+}
+
+// parseCerts parses every PEM certificate of data.
+func parseCerts(data []byte) ([]*x509.Certificate, error) {
+	var out []*x509.Certificate
+	for {
+		var b *pem.Block
+		if b, data = pem.Decode(data); b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no certificate")
+	}
+	return out, nil
 }
 
 func newToken(t *testing.T, dir, env, name string, mod func(*TokenOptions)) string {

@@ -74,7 +74,7 @@ func TestRenewalRefusesNonCanonicalIdentities(t *testing.T) {
 		status, reason, err := c.post(PathRenew, issueRequest{CSR: csrPEM(t, newKey(t))})
 		if status == http.StatusOK {
 			renewed++
-			t.Errorf("%s renewed into %v", id, urisOf(c.result.issuedLeaf(t)))
+			t.Errorf("%s renewed into %v", id, urisOf(issuedLeaf(t, c.result)))
 			continue
 		}
 		if status != http.StatusForbidden || reason != "identity" {
@@ -95,7 +95,7 @@ func TestRenewalRefusesNonCanonicalIdentities(t *testing.T) {
 	}
 }
 
-func (r *issueResponse) issuedLeaf(t *testing.T) *x509.Certificate {
+func issuedLeaf(t *testing.T, r *issueResponse) *x509.Certificate {
 	t.Helper()
 	certs, err := parseCerts([]byte(r.Certificate))
 	if err != nil {

@@ -117,7 +117,7 @@ func startPipeline(t *testing.T) *pipeline {
 	}
 	bc := roles.DefaultBrokerConfig()
 	bc.Identity, bc.Port, bc.DataDir, bc.Partitions, bc.Logger = id("kafka"), 0, filepath.Join(dir, "kafka"), 1, quiet
-	broker, err := roles.NewBroker(bc)
+	broker, err := roles.NewBroker(context.Background(), bc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func startPipeline(t *testing.T) *pipeline {
 	pc := roles.DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = id("producer"), "127.0.0.1:0", "127.0.0.1:0", quiet
 	pc.Kafka.Brokers = broker.Addrs()
-	if p.producer, err = roles.NewProducer(pc); err != nil {
+	if p.producer, err = roles.NewProducer(context.Background(), pc); err != nil {
 		t.Fatal(err)
 	}
 	run(t, "producer", p.producer.Run, p.producer.Close)

@@ -95,7 +95,7 @@ func startPipe(t *testing.T, c Cluster, o pipeOptions) *pipe {
 	pc := roles.DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = identity(c, "producer"), "127.0.0.1:0", "127.0.0.1:0", roleLogger("producer")
 	pc.Kafka = kafkaConfig(c)
-	if p.producer, err = roles.NewProducer(pc); err != nil {
+	if p.producer, err = roles.NewProducer(ctx, pc); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.stop("producer"); p.producer.Close() })

@@ -67,7 +67,7 @@ func (a *All) start(ctx context.Context, cfg AllConfig) error {
 		}
 	}
 	var err error
-	if a.broker, err = NewBroker(cfg.Broker); err != nil {
+	if a.broker, err = NewBroker(ctx, cfg.Broker); err != nil {
 		return err
 	}
 	brokers := a.broker.Addrs()
@@ -76,7 +76,7 @@ func (a *All) start(ctx context.Context, cfg AllConfig) error {
 		return fmt.Errorf("all: open store: %w", err)
 	}
 	cfg.Gateway.SharedStore, cfg.Consumer.SharedStore = a.store, a.store
-	if a.producer, err = NewProducer(cfg.Producer); err != nil {
+	if a.producer, err = NewProducer(ctx, cfg.Producer); err != nil {
 		return err
 	}
 	cfg.Gateway.Producer.URL = "https://" + loopbackURLHost(a.producer.Addr())

@@ -23,7 +23,7 @@ func benchPipeline(b *testing.B) (pkiDir string, pr *Producer, gw *Gateway) {
 	pkiDir, dir := testPKI(b), b.TempDir()
 	bc := DefaultBrokerConfig()
 	bc.Identity, bc.Port, bc.DataDir, bc.Logger = fastIdentity(pkiDir, "kafka"), 0, filepath.Join(dir, "kafka"), quietLogger()
-	br, err := NewBroker(bc)
+	br, err := NewBroker(context.Background(), bc)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func benchPipeline(b *testing.B) (pkiDir string, pr *Producer, gw *Gateway) {
 	pc := DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = fastIdentity(pkiDir, "producer"), "127.0.0.1:0", "", quietLogger()
 	pc.Kafka.Brokers = br.Addrs()
-	if pr, err = NewProducer(pc); err != nil {
+	if pr, err = NewProducer(context.Background(), pc); err != nil {
 		b.Fatal(err)
 	}
 	gc := DefaultGatewayConfig()
@@ -101,7 +101,7 @@ func BenchmarkProducerBatch(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
 			pkiDir, pr, _ := benchPipeline(b)
-			ts, err := newTLS(fastIdentity(pkiDir, "gateway"), nil, quietLogger())
+			ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
 			if err != nil {
 				b.Fatal(err)
 			}

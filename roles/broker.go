@@ -1,6 +1,7 @@
 package roles
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,14 +69,15 @@ type Broker struct {
 	log     *slog.Logger
 }
 
-// NewBroker starts listening at once; Close stops it.
-func NewBroker(cfg BrokerConfig) (*Broker, error) {
+// NewBroker starts listening at once; Close stops it. ctx bounds the
+// start (obtaining a certificate from the CA).
+func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
 	b := &Broker{cfg: cfg, log: logger(cfg.Logger, "broker")}
 	var err error
-	if b.tls, err = newTLS(cfg.Identity, nil, b.log); err != nil {
+	if b.tls, err = newTLS(ctx, cfg.Identity, nil, b.log); err != nil {
 		return nil, err
 	}
 	listen := func(network, addr string) (net.Listener, error) {
@@ -83,7 +85,12 @@ func NewBroker(cfg BrokerConfig) (*Broker, error) {
 		if err != nil {
 			return nil, err
 		}
-		return b.tls.wrapListener(ln, "broker", cfg.Clients...), nil
+		tl, err := b.tls.wrapListener(ln, "broker", cfg.Clients...)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		return tl, nil
 	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),

@@ -101,7 +101,11 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	}
 	c := &Consumer{cfg: cfg, log: logger(cfg.Logger, "consumer"), metrics: newRoleMetrics("consumer")}
 	var err error
-	if c.tls, err = newTLS(cfg.Identity, c.metrics.reg, c.log); err != nil {
+	if c.tls, err = newTLS(ctx, cfg.Identity, c.metrics.reg, c.log); err != nil {
+		return nil, err
+	}
+	dial, err := c.tls.dialer("consumer->kafka", cfg.Kafka.BrokerName)
+	if err != nil {
 		return nil, err
 	}
 	c.store = cfg.SharedStore
@@ -114,7 +118,7 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	kp := kprom.NewMetrics("logsys_kafka", kprom.Registerer(c.metrics.reg), kprom.Gatherer(c.metrics.reg))
 	c.client, err = kgo.NewClient(
 		kgo.SeedBrokers(cfg.Kafka.Brokers...),
-		kgo.Dialer(c.tls.dialer("consumer->kafka", cfg.Kafka.BrokerName)),
+		kgo.Dialer(dial),
 		kgo.ConsumerGroup(cfg.Group),
 		kgo.ConsumeTopics(cfg.Kafka.Topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),

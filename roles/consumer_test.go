@@ -16,13 +16,17 @@ import (
 // kafkaClient connects to the test broker as the named identity.
 func kafkaClient(t *testing.T, p *pipeline, name string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	ts, err := newTLS(fastIdentity(p.pkiDir, name), nil, quietLogger())
+	ts, err := newTLS(context.Background(), fastIdentity(p.pkiDir, name), nil, quietLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial, err := ts.dialer("test->kafka", "kafka")
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl, err := kgo.NewClient(append([]kgo.Opt{
 		kgo.SeedBrokers(p.broker.Addrs()...),
-		kgo.Dialer(ts.dialer("test->kafka", "kafka")),
+		kgo.Dialer(dial),
 	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)

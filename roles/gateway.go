@@ -166,7 +166,7 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	}
 	g := &Gateway{cfg: cfg, log: logger(cfg.Logger, "gateway"), metrics: newRoleMetrics("gateway")}
 	var err error
-	if g.tls, err = newTLS(cfg.Identity, g.metrics.reg, g.log); err != nil {
+	if g.tls, err = newTLS(ctx, cfg.Identity, g.metrics.reg, g.log); err != nil {
 		return nil, err
 	}
 	g.store = cfg.SharedStore

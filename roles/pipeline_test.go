@@ -45,7 +45,7 @@ func startPipelineWith(t *testing.T, sc store.Config) *pipeline {
 	var err error
 	bc := DefaultBrokerConfig()
 	bc.Identity, bc.Port, bc.DataDir, bc.Partitions, bc.Logger = fastIdentity(p.pkiDir, "kafka"), 0, filepath.Join(p.dataDir, "kafka"), 3, quietLogger()
-	if p.broker, err = NewBroker(bc); err != nil {
+	if p.broker, err = NewBroker(context.Background(), bc); err != nil {
 		t.Fatal(err)
 	}
 	bctx, bstop := context.WithCancel(context.Background())
@@ -59,7 +59,7 @@ func startPipelineWith(t *testing.T, sc store.Config) *pipeline {
 	pc := DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = fastIdentity(p.pkiDir, "producer"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
 	pc.Kafka.Brokers = p.broker.Addrs()
-	if p.producer, err = NewProducer(pc); err != nil {
+	if p.producer, err = NewProducer(context.Background(), pc); err != nil {
 		t.Fatal(err)
 	}
 	p.run("producer", p.producer.Run)

@@ -130,21 +130,26 @@ type Producer struct {
 	once    sync.Once
 }
 
-// NewProducer builds the producer and its Kafka client.
-func NewProducer(cfg ProducerConfig) (*Producer, error) {
+// NewProducer builds the producer and its Kafka client. ctx bounds the
+// start (obtaining a certificate from the CA).
+func NewProducer(ctx context.Context, cfg ProducerConfig) (*Producer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("producer config: %w", err)
 	}
 	p := &Producer{cfg: cfg, log: logger(cfg.Logger, "producer"), metrics: newRoleMetrics("producer")}
 	var err error
-	if p.tls, err = newTLS(cfg.Identity, p.metrics.reg, p.log); err != nil {
+	if p.tls, err = newTLS(ctx, cfg.Identity, p.metrics.reg, p.log); err != nil {
+		return nil, err
+	}
+	dial, err := p.tls.dialer("producer->kafka", cfg.Kafka.BrokerName)
+	if err != nil {
 		return nil, err
 	}
 	codec, _ := compression(cfg.Compression)
 	kp := kprom.NewMetrics("logsys_kafka", kprom.Registerer(p.metrics.reg), kprom.Gatherer(p.metrics.reg))
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Kafka.Brokers...),
-		kgo.Dialer(p.tls.dialer("producer->kafka", cfg.Kafka.BrokerName)),
+		kgo.Dialer(dial),
 		kgo.DefaultProduceTopic(cfg.Kafka.Topic),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerBatchCompression(codec, kgo.Lz4Compression(), kgo.NoCompression()),

@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"logsys/ca"
+	"logsys/enroll"
 	"logsys/spiffeid"
 	"logsys/tlsx"
 )
@@ -20,14 +20,16 @@ import (
 // metrics, and the options every listener and dialer of the role shares.
 type tlsSetup struct {
 	id      tlsx.Identity
-	renewer *ca.Renewer // nil when certificates come from files
+	renewer *enroll.Renewer // nil when certificates come from files
 	src     *tlsx.Source
 	m       *tlsx.Metrics
 	opts    tlsx.Options
 	log     *slog.Logger
 }
 
-func newTLS(id tlsx.Identity, reg prometheus.Registerer, log *slog.Logger) (*tlsSetup, error) {
+// newTLS loads the role's certificate from files, or obtains it from
+// `logsys ca` when id.CAURL is set; the bootstrap ends with ctx.
+func newTLS(ctx context.Context, id tlsx.Identity, reg prometheus.Registerer, log *slog.Logger) (*tlsSetup, error) {
 	id = id.Resolved()
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -36,21 +38,24 @@ func newTLS(id tlsx.Identity, reg prometheus.Registerer, log *slog.Logger) (*tls
 	if err != nil {
 		return nil, fmt.Errorf("%s: tls metrics: %w", id.Name, err)
 	}
-	sc := tlsx.SourceConfig{
-		Name: id.Name, CertFile: id.CertFile, KeyFile: id.KeyFile, CAFile: id.CAFile,
-		BundleFile: id.BundleFile, CRLFile: id.CRLFile,
-	}
-	var renewer *ca.Renewer
+	var (
+		renewer *enroll.Renewer
+		src     *tlsx.Source
+	)
 	if id.CAURL != "" {
-		if renewer, err = obtainFromCA(id, log); err != nil {
-			return nil, err
+		renewer, src, err = obtainFromCA(ctx, id, reg, m, log)
+	} else {
+		src, err = tlsx.NewSource(tlsx.SourceConfig{
+			Name: id.Name, CertFile: id.CertFile, KeyFile: id.KeyFile, CAFile: id.CAFile,
+			BundleFile: id.BundleFile, CRLFile: id.CRLFile,
+			PollInterval: id.ReloadInterval, Logger: log, Metrics: m,
+		})
+		if err != nil {
+			err = fmt.Errorf("%s: load certificate: %w", id.Name, err)
 		}
-		sc = renewer.SourceConfig()
 	}
-	sc.PollInterval, sc.Logger, sc.Metrics = id.ReloadInterval, log, m
-	src, err := tlsx.NewSource(sc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: load certificate: %w", id.Name, err)
+		return nil, err
 	}
 	opts := tlsx.Options{MinVersion: tls.VersionTLS13}
 	if id.MinTLS == "1.2" {
@@ -66,33 +71,39 @@ func newTLS(id tlsx.Identity, reg prometheus.Registerer, log *slog.Logger) (*tls
 // certificate from the CA before giving up at start.
 const caBootstrapTimeout = 60 * time.Second
 
-// obtainFromCA makes sure a valid certificate from `logsys ca` is in the
-// state directory before the role starts.
-func obtainFromCA(id tlsx.Identity, log *slog.Logger) (*ca.Renewer, error) {
-	r, err := ca.NewRenewer(ca.RenewerConfig{
-		CAURL: id.CAURL, Env: id.Env, Name: id.Name, Token: id.CAToken, TokenFile: id.CATokenFile,
-		CABundle: id.CABundle, StateDir: id.StateDir, Logger: log,
+// obtainFromCA makes sure the role holds a valid certificate from
+// `logsys ca` before it starts, within caBootstrapTimeout or until ctx
+// ends, and returns the source the renewer keeps current.
+func obtainFromCA(ctx context.Context, id tlsx.Identity, reg prometheus.Registerer, m *tlsx.Metrics, log *slog.Logger) (*enroll.Renewer, *tlsx.Source, error) {
+	r, err := enroll.New(enroll.Config{
+		CAURL: id.CAURL, TrustDomain: id.TrustDomain, Env: id.Env, Name: id.Name,
+		Token: id.CAToken, TokenFile: id.CATokenFile, CABundle: id.CABundle, StateDir: id.StateDir,
+		Logger: log, Registerer: reg,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
+		return nil, nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), caBootstrapTimeout)
+	bctx, cancel := context.WithTimeout(ctx, caBootstrapTimeout)
 	defer cancel()
-	if err := r.Ensure(ctx); err != nil {
-		return nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
+	if err := r.Ensure(bctx); err != nil {
+		return nil, nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
 	}
-	return r, nil
+	src, err := r.NewSource(tlsx.SourceConfig{Name: id.Name, Logger: log, Metrics: m})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
+	}
+	return r, src, nil
 }
 
-// run watches the certificate files (and renews them from the CA when one
-// is configured) until ctx is done.
+// run keeps the certificate current until ctx is done: the renewer
+// renews it from the CA and pushes it into the source, or the source
+// watches its files.
 func (t *tlsSetup) run(ctx context.Context) {
 	if t.renewer != nil {
-		go func() {
-			if err := t.renewer.Run(ctx); err != nil && ctx.Err() == nil {
-				t.log.Error("certificate renewer stopped", "err", err)
-			}
-		}()
+		if err := t.renewer.Run(ctx); err != nil && ctx.Err() == nil {
+			t.log.Error("certificate renewer stopped", "err", err)
+		}
+		return
 	}
 	if err := t.src.Run(ctx); err != nil && ctx.Err() == nil {
 		t.log.Error("certificate watcher stopped", "err", err)
@@ -121,23 +132,22 @@ func (t *tlsSetup) listen(addr, name string, names ...string) (net.Listener, err
 }
 
 // wrapListener puts mutual TLS in front of an already bound listener.
-func (t *tlsSetup) wrapListener(ln net.Listener, name string, names ...string) net.Listener {
+func (t *tlsSetup) wrapListener(ln net.Listener, name string, names ...string) (net.Listener, error) {
 	cfg, err := tlsx.ServerConfig(t.src, t.authorize(names...), t.opts)
 	if err != nil {
-		// Only invalid options fail here, and they were validated.
-		panic(fmt.Sprintf("%s: server tls: %v", name, err))
+		return nil, fmt.Errorf("%s: server tls: %w", name, err)
 	}
-	return tlsx.NewListener(ln, cfg, t.m, name, tlsx.WithLogger(t.log))
+	return tlsx.NewListener(ln, cfg, t.m, name, tlsx.WithLogger(t.log)), nil
 }
 
 // dialer returns a dial function that verifies the server's host name and
 // that it is the named identity of our environment.
-func (t *tlsSetup) dialer(name, peer string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+func (t *tlsSetup) dialer(name, peer string) (func(ctx context.Context, network, addr string) (net.Conn, error), error) {
 	d, err := t.newDialer(name, peer, nil)
 	if err != nil {
-		panic(fmt.Sprintf("%s: client tls: %v", name, err))
+		return nil, err
 	}
-	return d.DialContext
+	return d.DialContext, nil
 }
 
 func (t *tlsSetup) newDialer(name, peer string, protos []string) (*tlsx.Dialer, error) {

@@ -29,14 +29,22 @@ type material struct {
 	infos       []CertInfo
 }
 
-// files is the raw content read from disk in one pass.
-type files struct {
-	cert, key, ca, bundle, crl []byte
+// PEM is one set of TLS material in PEM form, as a Source's files hold
+// it: read from disk in one pass, or pushed with Update.
+type PEM struct {
+	// Cert is the leaf then its intermediate; Key its private key (PKCS#8,
+	// PKCS#1 or SEC 1).
+	Cert, Key []byte
+	// CA is the environment's current intermediate; Bundle (optional) the
+	// intermediates of a rollover. Self-signed roots in them are ignored.
+	CA, Bundle []byte
+	// CRL holds the environment's CRL(s), each signed by an anchor.
+	CRL []byte
 }
 
-func (f files) hash() [sha256.Size]byte {
+func (f PEM) hash() [sha256.Size]byte {
 	h := sha256.New()
-	for _, b := range [][]byte{f.cert, f.key, f.ca, f.bundle, f.crl} {
+	for _, b := range [][]byte{f.Cert, f.Key, f.CA, f.Bundle, f.CRL} {
 		fmt.Fprintf(h, "%d:", len(b))
 		h.Write(b)
 	}
@@ -45,8 +53,8 @@ func (f files) hash() [sha256.Size]byte {
 	return out
 }
 
-func (s *Source) readFiles() (files, error) {
-	var f files
+func (s *Source) readFiles() (PEM, error) {
+	var f PEM
 	var err error
 	read := func(dst *[]byte, path string, optional bool) {
 		if err != nil || path == "" {
@@ -61,41 +69,57 @@ func (s *Source) readFiles() (files, error) {
 		}
 		*dst = b
 	}
-	read(&f.cert, s.cfg.CertFile, false)
-	read(&f.key, s.cfg.KeyFile, false)
-	read(&f.ca, s.cfg.CAFile, false)
-	read(&f.bundle, s.cfg.BundleFile, true)
-	read(&f.crl, s.cfg.CRLFile, false)
+	read(&f.Cert, s.cfg.CertFile, false)
+	read(&f.Key, s.cfg.KeyFile, false)
+	read(&f.CA, s.cfg.CAFile, false)
+	read(&f.Bundle, s.cfg.BundleFile, true)
+	read(&f.CRL, s.cfg.CRLFile, false)
 	return f, err
 }
+
+// origin names where each part of the material comes from in errors: the
+// file paths, or "pushed" parts for a source fed with Update.
+type origin struct{ cert, key, ca, crl string }
+
+func (s *Source) origin() origin {
+	if s.pushed {
+		return origin{cert: "pushed certificate", key: "pushed key", ca: "pushed", crl: "pushed"}
+	}
+	return origin{cert: s.cfg.CertFile, key: s.cfg.KeyFile, ca: s.cfg.CAFile, crl: s.cfg.CRLFile}
+}
+
+// crlRequired says whether material without a CRL is refused: always for
+// pushed material, and for files when a CRL file is configured.
+func (s *Source) crlRequired() bool { return s.pushed || s.cfg.CRLFile != "" }
 
 // build validates f as a whole and turns it into material: the key matches
 // the leaf, the leaf carries a SPIFFE ID, is currently valid and chains to
 // the anchors, and every CRL is signed by one of the anchors.
-func (s *Source) build(f files, now time.Time) (*material, error) {
-	pair, err := tls.X509KeyPair(f.cert, f.key)
+func (s *Source) build(f PEM, now time.Time) (*material, error) {
+	o := s.origin()
+	pair, err := tls.X509KeyPair(f.Cert, f.Key)
 	if err != nil {
-		return nil, fmt.Errorf("load key pair %s, %s: %w", s.cfg.CertFile, s.cfg.KeyFile, err)
+		return nil, fmt.Errorf("load key pair %s, %s: %w", o.cert, o.key, err)
 	}
 	leaf := pair.Leaf
 	if leaf == nil {
 		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("parse leaf %s: %w", s.cfg.CertFile, err)
+			return nil, fmt.Errorf("parse leaf %s: %w", o.cert, err)
 		}
 		pair.Leaf = leaf
 	}
 	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
-		return nil, fmt.Errorf("leaf %s: %w", s.cfg.CertFile, err)
+		return nil, fmt.Errorf("leaf %s: %w", o.cert, err)
 	}
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
 		return nil, fmt.Errorf("leaf %s is outside its validity period %s to %s",
-			s.cfg.CertFile, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+			o.cert, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 
-	anchors, err := parseAnchors(append(append([]byte(nil), f.ca...), f.bundle...))
+	anchors, err := parseAnchors(append(append([]byte(nil), f.CA...), f.Bundle...))
 	if err != nil {
-		return nil, fmt.Errorf("trust bundle %s: %w", s.cfg.CAFile, err)
+		return nil, fmt.Errorf("trust bundle %s: %w", o.ca, err)
 	}
 	pool := x509.NewCertPool()
 	for _, a := range anchors {
@@ -111,15 +135,15 @@ func (s *Source) build(f files, now time.Time) (*material, error) {
 		Roots: pool, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	}); err != nil {
-		return nil, fmt.Errorf("leaf %s does not chain to the trust bundle: %w", s.cfg.CertFile, err)
+		return nil, fmt.Errorf("leaf %s does not chain to the trust bundle: %w", o.cert, err)
 	}
 
-	revoked, err := parseCRLs(f.crl, anchors)
-	if err == nil && s.cfg.CRLFile != "" && revoked == nil {
+	revoked, err := parseCRLs(f.CRL, anchors)
+	if err == nil && s.crlRequired() && revoked == nil {
 		err = errors.New("no PEM \"X509 CRL\" block found")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("crl %s: %w", s.cfg.CRLFile, err)
+		return nil, fmt.Errorf("crl %s: %w", o.crl, err)
 	}
 
 	m := &material{cert: &pair, id: id, anchors: pool, anchorCerts: anchors, revoked: revoked, hash: f.hash()}

@@ -68,12 +68,14 @@ func LayoutSource(dir, env, name string) SourceConfig {
 }
 
 // Source serves our certificate, the environment's trust anchors and its
-// revoked serials from files, swapping them atomically when the files
-// change and the new set validates as a whole.
+// revoked serials, swapping them atomically when the files change (or new
+// material is pushed with Update) and the new set validates as a whole.
 type Source struct {
 	cfg SourceConfig
 	log *slog.Logger
 	cur atomic.Pointer[material]
+	// pushed is set for sources fed by Update instead of files.
+	pushed bool
 
 	mu          sync.Mutex // serializes reloads
 	lastFailure [sha256.Size]byte
@@ -88,6 +90,19 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if cfg.Name == "" {
 		cfg.Name = filepath.Base(filepath.Dir(cfg.CertFile))
 	}
+	s := newSource(cfg, false)
+	f, err := s.readFiles()
+	if err == nil {
+		err = s.init(f)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tls source %s: %w", cfg.Name, err)
+	}
+	return s, nil
+}
+
+// newSource fills cfg's defaults.
+func newSource(cfg SourceConfig, pushed bool) *Source {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
@@ -101,19 +116,18 @@ func NewSource(cfg SourceConfig) (*Source, error) {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	s := &Source{cfg: cfg, log: lg.With("source", cfg.Name)}
-	f, err := s.readFiles()
-	if err == nil {
-		var m *material
-		if m, err = s.build(f, cfg.Now()); err == nil {
-			s.cur.Store(m)
-		}
-	}
+	return &Source{cfg: cfg, pushed: pushed, log: lg.With("source", cfg.Name)}
+}
+
+// init validates the first material and registers the source's metrics.
+func (s *Source) init(f PEM) error {
+	m, err := s.build(f, s.now())
 	if err != nil {
-		return nil, fmt.Errorf("tls source %s: %w", cfg.Name, err)
+		return err
 	}
-	cfg.Metrics.addSource(s)
-	return s, nil
+	s.cur.Store(m)
+	s.cfg.Metrics.addSource(s)
+	return nil
 }
 
 // Name returns the source's name.
@@ -149,8 +163,12 @@ func (s *Source) ExpiresWithin(d time.Duration) (bool, CertInfo) {
 
 // Reload reads and validates the files now. On failure the current
 // material stays in use, the reason is logged and returned, and the
-// failure is counted.
+// failure is counted. A source built with NewSourceFromPEM has no files:
+// Reload returns an error and changes nothing.
 func (s *Source) Reload() error {
+	if s.pushed {
+		return fmt.Errorf("tls source %s: no files to reload (material is pushed with Update)", s.cfg.Name)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.reloadLocked(true)
@@ -168,23 +186,39 @@ func (s *Source) reloadLocked(force bool) error {
 	if !force && (key == s.cur.Load().hash || key == s.lastFailure) {
 		return nil
 	}
-	var m *material
 	if err == nil {
-		m, err = s.build(f, s.now())
+		err = s.swapLocked(f)
+	} else {
+		s.rejected(err)
 	}
-	s.cfg.Metrics.reloaded(s.cfg.Name, err)
 	if err != nil {
 		s.lastFailure = key
-		s.log.Warn("tls reload rejected; keeping the previous certificate and trust bundle", "err", err)
 		return fmt.Errorf("tls source %s: %w", s.cfg.Name, err)
 	}
 	s.lastFailure = [sha256.Size]byte{}
+	return nil
+}
+
+// swapLocked validates f and makes it current; on failure the current
+// material stays. Either way the outcome is counted, and a failure logged.
+func (s *Source) swapLocked(f PEM) error {
+	m, err := s.build(f, s.now())
+	if err != nil {
+		s.rejected(err)
+		return err
+	}
+	s.cfg.Metrics.reloaded(s.cfg.Name, nil)
 	old := s.cur.Swap(m)
 	if old.hash != m.hash {
 		leaf := m.cert.Leaf
-		s.log.Info("tls material reloaded", "id", m.id.String(),
+		s.log.Info("tls material reloaded", "id", m.id.String(), "pushed", s.pushed,
 			"serial", serialString(leaf.SerialNumber), "not_after", leaf.NotAfter,
 			"anchors", len(m.anchorCerts), "revoked", len(m.revoked))
 	}
 	return nil
+}
+
+func (s *Source) rejected(err error) {
+	s.cfg.Metrics.reloaded(s.cfg.Name, err)
+	s.log.Warn("tls reload rejected; keeping the previous certificate and trust bundle", "err", err)
 }

@@ -11,8 +11,13 @@ import (
 // Run watches the source's directories and polls their content every
 // PollInterval, reloading on change, until ctx ends. Directories are
 // watched, not files, because rotation replaces files by rename. If the
-// watcher cannot start, Run logs why and keeps polling.
+// watcher cannot start, Run logs why and keeps polling. A source built
+// with NewSourceFromPEM has nothing to watch: Run just waits for ctx.
 func (s *Source) Run(ctx context.Context) error {
+	if s.pushed {
+		<-ctx.Done()
+		return nil
+	}
 	events, stop := s.watch()
 	defer stop()
 	poll := time.NewTicker(s.cfg.PollInterval)

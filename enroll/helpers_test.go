@@ -1,0 +1,315 @@
+package enroll
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/url"
+	"os"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"logsys/ca"
+	"logsys/internal/testpki"
+	"logsys/pki"
+	"logsys/tlsx"
+)
+
+const (
+	testTD = "logsys.local"
+	caAddr = "ca:8443"
+	caURL  = "https://" + caAddr
+)
+
+// newPKI initialises a PKI with dev and prod in a temporary directory, at
+// the current clock (the fake one inside a synctest bubble).
+func newPKI(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := pki.Init(context.Background(), pki.InitOptions{Dir: dir, TrustDomain: testTD,
+		Envs: []string{"dev", "prod"}, Names: []string{"producer", "gateway"}}); err != nil {
+		t.Fatalf("pki init: %v", err)
+	}
+	return dir
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newToken(t *testing.T, dir, env, name string) string {
+	t.Helper()
+	tok, _, err := ca.NewToken(ca.TokenOptions{Dir: dir, Env: env, Name: name, TTL: 15 * time.Minute})
+	if err != nil {
+		t.Fatalf("new token: %v", err)
+	}
+	return tok
+}
+
+// pipeNet is an in-memory network (of memPipe connections). Inside a
+// synctest bubble a goroutine blocked on a loopback socket is not durably
+// blocked (the fake clock would stall); one waiting on a memPipe is. TLS
+// runs over it unchanged.
+type pipeNet struct {
+	mu sync.Mutex
+	ls map[string]*pipeListener
+}
+
+type pipeListener struct {
+	n     *pipeNet
+	addr  string
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+type pipeAddr string
+
+func (a pipeAddr) Network() string { return "pipe" }
+func (a pipeAddr) String() string  { return string(a) }
+
+func (n *pipeNet) listen(addr string) *pipeListener {
+	l := &pipeListener{n: n, addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ls == nil {
+		n.ls = map[string]*pipeListener{}
+	}
+	n.ls[addr] = l
+	return l
+}
+
+// dial connects to the listener on addr; with none there, the connection
+// is refused, as a TCP dial to a stopped server would be.
+func (n *pipeNet) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	refused := &net.OpError{Op: "dial", Net: network, Addr: pipeAddr(addr), Err: syscall.ECONNREFUSED}
+	n.mu.Lock()
+	l := n.ls[addr]
+	n.mu.Unlock()
+	if l == nil {
+		return nil, refused
+	}
+	c, s := memPipe(pipeAddr("client"), pipeAddr(addr))
+	select {
+	case l.conns <- s:
+		return c, nil
+	case <-l.done:
+	case <-ctx.Done():
+		refused.Err = ctx.Err()
+	}
+	c.Close()
+	s.Close()
+	return nil, refused
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() {
+		close(l.done)
+		l.n.mu.Lock()
+		if l.n.ls[l.addr] == l {
+			delete(l.n.ls, l.addr)
+		}
+		l.n.mu.Unlock()
+	})
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr(l.addr) }
+
+// testCA is a real ca.Server of dev served on a listener of the test's
+// choosing (pipes in a bubble, loopback otherwise).
+type testCA struct {
+	srv  *ca.Server
+	stop func()
+}
+
+func newCA(t *testing.T, dir string, mod func(*ca.Config)) *ca.Server {
+	t.Helper()
+	cfg := ca.DefaultConfig()
+	cfg.Dir, cfg.Env = dir, "dev"
+	cfg.PollInterval = time.Minute
+	cfg.Registerer = prometheus.NewRegistry()
+	cfg.Logger = testLogger(t)
+	if mod != nil {
+		mod(&cfg)
+	}
+	srv, err := ca.New(cfg)
+	if err != nil {
+		t.Fatalf("new ca: %v", err)
+	}
+	return srv
+}
+
+// serve runs srv on ln until stop (also called when the test ends).
+func serve(t *testing.T, srv *ca.Server, ln net.Listener) *testCA {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	var once sync.Once
+	c := &testCA{srv: srv, stop: func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("ca serve: %v", err)
+			}
+		})
+	}}
+	t.Cleanup(c.stop)
+	return c
+}
+
+// renewerConfig enrolls name of dev at the CA of dir through n.
+func renewerConfig(t *testing.T, n *pipeNet, dir, name string) Config {
+	t.Helper()
+	cfg := Config{CAURL: caURL, TrustDomain: testTD, Env: "dev", Name: name, Token: newToken(t, dir, "dev", name),
+		CABundle: pki.Layout{Dir: dir}.ChainFile("dev"), StateDir: t.TempDir(),
+		Logger: testLogger(t), Registerer: prometheus.NewRegistry()}
+	if n != nil {
+		cfg.DialContext = n.dial
+	}
+	return cfg
+}
+
+// newRenewer builds a Renewer whose random draws are all 0.5, so that its
+// renewal times are exactly renewalTime(..., 0.5).
+func newRenewer(t *testing.T, cfg Config) *Renewer {
+	t.Helper()
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatalf("new renewer: %v", err)
+	}
+	r.rand = func() float64 { return 0.5 }
+	return r
+}
+
+// ensure obtains r's first certificate and a Source fed by r.
+func ensure(t *testing.T, r *Renewer) *tlsx.Source {
+	t.Helper()
+	if err := r.Ensure(context.Background()); err != nil {
+		t.Fatalf("ensure %s: %v", r.cfg.Name, err)
+	}
+	src, err := r.NewSource(tlsx.SourceConfig{Name: r.cfg.Name, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("source %s: %v", r.cfg.Name, err)
+	}
+	return src
+}
+
+// run runs r until the test ends; its error is reported from the test
+// goroutine.
+func run(t *testing.T, r *Renewer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("renewer %s: %v", r.cfg.Name, err)
+		}
+	})
+}
+
+// counter reads one series of r's metrics.
+func counter(t *testing.T, r *Renewer, name, label, value string) float64 {
+	t.Helper()
+	mfs, err := r.cfg.Registerer.(prometheus.Gatherer).Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if hasLabel(m, label, value) {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+func hasLabel(m *dto.Metric, name, value string) bool {
+	for _, lp := range m.GetLabel() {
+		if lp.GetName() == name && lp.GetValue() == value {
+			return true
+		}
+	}
+	return false
+}
+
+// rejected is how many times r refused CA material for reason.
+func rejected(t *testing.T, r *Renewer, reason string) float64 {
+	return counter(t, r, "logsys_enroll_rejected_total", "reason", reason)
+}
+
+// issuerOf reads the intermediate (with its key) of env in the PKI dir.
+func issuerOf(t *testing.T, dir, env string) *testpki.Issuer {
+	t.Helper()
+	l := pki.Layout{Dir: dir}
+	certs, err := pki.ReadCertificates(l.CACert(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := pki.ReadPrivateKey(l.CAKey(env))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testpki.Issuer{Cert: certs[0], Key: key, PEM: testpki.CertPEM(certs[0])}
+}
+
+// signLeaf has iss sign a certificate for pub carrying uri, valid around
+// now, for client and server use: what a hostile or broken CA could send.
+func signLeaf(t *testing.T, iss *testpki.Issuer, pub crypto.PublicKey, uri string) []byte {
+	t.Helper()
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: u.Path},
+		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		DNSNames:    []string{"ca", "localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		URIs: []*url.URL{u}, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, iss.Cert, pub, iss.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testpki.CertPEM(c, iss.Cert)
+}
