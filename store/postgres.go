@@ -130,7 +130,7 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		if i == len(recs) {
 			return nil, nil
 		}
-		r, err := toRow(i, recs[i], now)
+		r, err := batchRow(i, recs[i], now)
 		i++
 		if err != nil {
 			rowErr = err

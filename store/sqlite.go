@@ -159,7 +159,7 @@ func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 	now := time.Now()
 	inserted := 0
 	for i, rec := range recs {
-		r, err := toRow(i, rec, now)
+		r, err := batchRow(i, rec, now)
 		if err != nil {
 			return 0, fmt.Errorf("write: %w", err)
 		}
