@@ -2,7 +2,6 @@ package roles
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -235,20 +234,17 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 }
 
 // decodeRecord turns a Kafka record into a store record, or says why it
-// can never be stored.
+// can never be stored: event.DecodeForwarded applies the rules the store
+// applies.
 func decodeRecord(rec *kgo.Record, now time.Time) (store.Record, error) {
-	var ev event.Event
-	if err := json.Unmarshal(rec.Value, &ev); err != nil {
-		return store.Record{}, fmt.Errorf("not a JSON event: %w", err)
+	ev, err := event.DecodeForwarded(rec.Value)
+	if errors.Is(err, event.ErrNotJSON) {
+		return store.Record{}, err
 	}
-	if err := ev.Validate(); err != nil {
+	if err != nil {
 		return store.Record{}, fmt.Errorf("invalid event: %w", err)
 	}
-	sr := store.Record{Event: ev, KafkaPartition: rec.Partition, KafkaOffset: rec.Offset, ReceivedAt: now}
-	if err := sr.Validate(); err != nil {
-		return store.Record{}, fmt.Errorf("not storable: %w", err)
-	}
-	return sr, nil
+	return store.Record{Event: ev, KafkaPartition: rec.Partition, KafkaOffset: rec.Offset, ReceivedAt: now}, nil
 }
 
 // write stores recs, retrying with backoff until it succeeds or ctx ends.
