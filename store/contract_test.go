@@ -219,7 +219,10 @@ func reference(data []Record, f Filter) []string {
 		if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
 			return c
 		}
-		return strings.Compare(b.ID, a.ID)
+		if c := strings.Compare(b.ID, a.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Identity, a.Identity)
 	})
 	return ids(out[:min(len(out), f.Limit)])
 }

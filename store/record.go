@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"logsys/event"
@@ -75,3 +77,21 @@ func decodeMetadata(js []byte) (map[string]any, error) {
 	return m, nil
 }
 
+// sameContent reports whether rows a and b have the same content (see
+// Store): equal level, message, source, timestamp and metadata, the last
+// compared as JSON values so that rows encoded by another version of the
+// encoder still compare equal.
+func sameContent(a, b row) bool {
+	if a.level != b.level || a.message != b.message || a.source != b.source || !a.timestamp.Equal(b.timestamp) {
+		return false
+	}
+	if a.metadata == nil || b.metadata == nil {
+		return a.metadata == nil && b.metadata == nil
+	}
+	if bytes.Equal(a.metadata, b.metadata) {
+		return true
+	}
+	x, errX := decodeMetadata(a.metadata)
+	y, errY := decodeMetadata(b.metadata)
+	return errX == nil && errY == nil && reflect.DeepEqual(x, y)
+}
