@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -43,14 +45,17 @@ const (
 // These are the only rules: gateway, producer, consumer and both store
 // backends all call this function, so an event it accepts is stored.
 func (e *Event) Validate() error {
-	_, err := e.Normalize()
+	_, err := e.check(false)
 	return err
 }
 
 // Normalize is Validate that also returns the metadata encoded as JSON, the
 // form a store keeps (object keys sorted, no HTML escaping; nil when
 // Metadata is nil), so that a store does not encode it a second time.
-func (e *Event) Normalize() (metadata []byte, err error) {
+func (e *Event) Normalize() (metadata []byte, err error) { return e.check(true) }
+
+// check applies the rules; it returns the encoded metadata when keep is set.
+func (e *Event) check(keep bool) ([]byte, error) {
 	switch {
 	case e.ID == "":
 		return nil, &FieldError{Field: "id", Reason: "is required"}
@@ -90,12 +95,27 @@ func (e *Event) Normalize() (metadata []byte, err error) {
 	if e.Metadata == nil {
 		return nil, nil
 	}
-	js, reason := encodeMetadata(e.Metadata)
+	bound, native, bad := scan(e.Metadata)
+	if bad != "" {
+		return nil, &FieldError{Field: "metadata", Reason: bad}
+	}
+	if !keep && native && bound <= MaxMetadataJSONBytes {
+		return nil, nil // encoding would succeed within the limit
+	}
+	buf := bufPool.Get().(*bytes.Buffer)
+	defer bufPool.Put(buf)
+	js, reason := encodeMetadata(buf, e.Metadata)
 	if reason != "" {
 		return nil, &FieldError{Field: "metadata", Reason: reason}
 	}
-	return js, nil
+	if !keep {
+		return nil, nil
+	}
+	return bytes.Clone(js), nil
 }
+
+// bufPool holds encoding buffers: Validate runs on every hop of every event.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // ValidTime reports whether t's year in UTC is within 1..9999, the range
 // every store keeps exactly.
@@ -123,13 +143,11 @@ func timestampReason(t time.Time) string {
 	return ""
 }
 
-// encodeMetadata returns m as stored, or why it cannot be.
-func encodeMetadata(m map[string]any) ([]byte, string) {
-	if bad := badString(m); bad != "" {
-		return nil, bad
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// encodeMetadata returns m as stored (in buf's memory), or why it cannot
+// be; scan has found no bad string in m.
+func encodeMetadata(buf *bytes.Buffer, m map[string]any) ([]byte, string) {
+	buf.Reset()
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(m); err != nil {
 		return nil, "cannot be encoded as JSON: " + err.Error()
@@ -139,42 +157,66 @@ func encodeMetadata(m map[string]any) ([]byte, string) {
 		return nil, fmt.Sprintf("larger than %d bytes as JSON", MaxMetadataJSONBytes)
 	}
 	// Values of other Go types than those encoding/json decodes into are
-	// not walked by badString; their NUL bytes show up as escapes.
+	// not walked by scan; their NUL bytes show up as escapes.
 	if hasNULEscape(js) {
 		return nil, "may not contain NUL characters"
 	}
 	return js, ""
 }
 
-// badString describes the first key or string in a decoded-JSON value
+// scan walks a decoded-JSON value. bad describes the first key or string
 // that is not storable text (encoding/json would replace invalid UTF-8
-// silently; no store keeps NUL), or returns "".
-func badString(v any) string {
+// silently; no store keeps NUL). bound is an upper bound of the encoded
+// size, known (native) when the value holds only the types encoding/json
+// decodes into, with finite numbers: then encoding cannot fail.
+func scan(v any) (bound int, native bool, bad string) {
+	const maxNumber = 32 // -0.0000012345678901234567 is 25 bytes
 	switch v := v.(type) {
+	case nil:
+		return 4, true, ""
+	case bool:
+		return 5, true, ""
+	case float64:
+		return maxNumber, !math.IsNaN(v) && !math.IsInf(v, 0), ""
 	case string:
-		if !utf8.ValidString(v) {
-			return "strings must be valid UTF-8"
-		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return "may not contain NUL characters"
-		}
+		return scanString(v)
 	case map[string]any:
+		bound, native = 2+2*len(v), true // braces, colons and commas
 		for k, x := range v {
-			if s := badString(k); s != "" {
-				return s
+			n, ok, bad := scanString(k)
+			if bad != "" {
+				return 0, false, bad
 			}
-			if s := badString(x); s != "" {
-				return s
+			m, ok2, bad := scan(x)
+			if bad != "" {
+				return 0, false, bad
 			}
+			bound, native = bound+n+m, native && ok && ok2
 		}
+		return bound, native, ""
 	case []any:
+		bound, native = 2+len(v), true
 		for _, x := range v {
-			if s := badString(x); s != "" {
-				return s
+			n, ok, bad := scan(x)
+			if bad != "" {
+				return 0, false, bad
 			}
+			bound, native = bound+n, native && ok
 		}
+		return bound, native, ""
 	}
-	return ""
+	return 0, false, ""
+}
+
+// scanString is scan of a string (a value or an object key).
+func scanString(s string) (bound int, native bool, bad string) {
+	if !utf8.ValidString(s) {
+		return 0, false, "strings must be valid UTF-8"
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return 0, false, "may not contain NUL characters"
+	}
+	return 2 + 6*len(s), true, "" // every byte escaped as \u00XX at worst
 }
 
 // hasNULEscape reports whether JSON text js contains the escape \u0000.

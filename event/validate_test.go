@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strings"
@@ -80,6 +81,27 @@ func TestNormalizeEncodesMetadata(t *testing.T) {
 	e.Metadata = nil
 	if js, err := e.Normalize(); err != nil || js != nil {
 		t.Fatalf("Normalize without metadata = %q, %v; want nil", js, err)
+	}
+}
+
+// TestScanBoundsTheEncoding: the size Validate assumes without encoding is
+// never below the real one, so both decide alike.
+func TestScanBoundsTheEncoding(t *testing.T) {
+	values := []any{
+		nil, true, false, 0.0, -0.0, 1e20, 1e21, -1.2345678901234567e-308, 5e-324, math.MaxFloat64,
+		-0.0000012345678901234567, 123456789012345678901.0, "", "\x01\x1f\"\\<>&\u2028\u2029\ufffd",
+		map[string]any{}, []any{}, map[string]any{"\x01": []any{nil, map[string]any{"\u2028": -1e-7}}},
+	}
+	for _, v := range values {
+		m := map[string]any{"k": v, "\"": []any{v, v}}
+		bound, native, bad := scan(m)
+		js, reason := encodeMetadata(new(bytes.Buffer), m)
+		if bad != "" || reason != "" || !native || bound < len(js) {
+			t.Errorf("%#v: bound %d (native %v, bad %q) for %d encoded bytes %s (%s)", v, bound, native, bad, len(js), js, reason)
+		}
+	}
+	if _, native, _ := scan(map[string]any{"k": math.Inf(1)}); native {
+		t.Error("infinity counted as encodable")
 	}
 }
 
