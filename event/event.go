@@ -1,5 +1,7 @@
-// Package event owns the log event: its fields, validation, identifiers and
-// JSON form. Gateway, producer, consumer and store all use this one type.
+// Package event owns the log event: its fields, identifiers, JSON forms and
+// the one validator (Event.Validate) that decides whether an event can be
+// stored. Gateway, producer, consumer and store all use this one type and
+// this one function, so that an event the gateway accepts is storable.
 package event
 
 import (
@@ -39,14 +41,6 @@ func ParseLevel(s string) (Level, error) {
 	return "", fmt.Errorf("level %q is not one of TRACE, DEBUG, INFO, WARN, ERROR, FATAL", s)
 }
 
-// Limits on field sizes; larger values are rejected, never truncated.
-const (
-	MaxMessageBytes  = 64 << 10
-	MaxSourceBytes   = 256
-	MaxIDBytes       = 128
-	MaxMetadataBytes = 64 << 10
-)
-
 // Event is one log event. Identity is the authenticated identity (URI SAN)
 // of the client certificate that sent it; the gateway stamps it and never
 // takes it from the request body.
@@ -84,7 +78,12 @@ type input struct {
 // Decode parses one client-supplied event from JSON, fills the id and
 // timestamp when absent (using now), and validates it. Unknown fields are
 // ignored except "identity", which a client may not set.
-func Decode(data []byte, now time.Time) (Event, error) {
+func Decode(data []byte, now time.Time) (Event, error) { return DecodeFrom(data, now, "") }
+
+// DecodeFrom is Decode for an event sent by identity (the authenticated
+// peer, stamped as Identity before validation): the gateway's path. An
+// event it returns without error is one every store accepts.
+func DecodeFrom(data []byte, now time.Time, identity string) (Event, error) {
 	var in input
 	if err := json.Unmarshal(data, &in); err != nil {
 		var te *json.UnmarshalTypeError
@@ -99,7 +98,7 @@ func Decode(data []byte, now time.Time) (Event, error) {
 	if in.Identity != nil {
 		return Event{}, &FieldError{Field: "identity", Reason: "is set by the gateway from the client certificate and may not be supplied"}
 	}
-	var e Event
+	e := Event{Identity: identity}
 	if in.ID != nil {
 		e.ID = *in.ID
 	}
@@ -147,35 +146,22 @@ func (e *Event) Fill(now time.Time) {
 	}
 }
 
-// Validate checks every field and returns a *FieldError naming the first
-// bad one.
-func (e *Event) Validate() error {
-	switch {
-	case e.ID == "":
-		return &FieldError{Field: "id", Reason: "is required"}
-	case len(e.ID) > MaxIDBytes:
-		return &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", MaxIDBytes)}
-	case strings.ContainsAny(e.ID, " \t\r\n"):
-		return &FieldError{Field: "id", Reason: "may not contain whitespace"}
+// ErrNotJSON is matched by DecodeForwarded errors for data that is not the
+// JSON form of an Event.
+var ErrNotJSON = errors.New("not a JSON event")
+
+// DecodeForwarded parses an event in the form the gateway forwards it (the
+// JSON of Event, identity included; nothing is filled in) and validates it
+// with the same rules as Decode: the producer's and the consumer's path.
+func DecodeForwarded(data []byte) (Event, error) {
+	var e Event
+	if err := json.Unmarshal(data, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: %w", ErrNotJSON, err)
 	}
-	l, err := ParseLevel(string(e.Level))
-	if err != nil {
-		return &FieldError{Field: "level", Reason: err.Error()}
+	if err := e.Validate(); err != nil {
+		return Event{}, err
 	}
-	e.Level = l
-	switch {
-	case strings.TrimSpace(e.Message) == "":
-		return &FieldError{Field: "message", Reason: "is required"}
-	case len(e.Message) > MaxMessageBytes:
-		return &FieldError{Field: "message", Reason: fmt.Sprintf("longer than %d bytes", MaxMessageBytes)}
-	case strings.TrimSpace(e.Source) == "":
-		return &FieldError{Field: "source", Reason: "is required"}
-	case len(e.Source) > MaxSourceBytes:
-		return &FieldError{Field: "source", Reason: fmt.Sprintf("longer than %d bytes", MaxSourceBytes)}
-	case e.Timestamp.IsZero():
-		return &FieldError{Field: "timestamp", Reason: "is required"}
-	}
-	return nil
+	return e, nil
 }
 
 // NewID returns a fresh random UUID (version 4) as text.

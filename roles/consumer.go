@@ -2,7 +2,6 @@ package roles
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -100,6 +99,7 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 		return nil, fmt.Errorf("consumer config: %w", err)
 	}
 	c := &Consumer{cfg: cfg, log: logger(cfg.Logger, "consumer"), metrics: newRoleMetrics("consumer")}
+	c.metrics.events.WithLabelValues("consumer", resultIDConflict) // exported at 0 from the start
 	var err error
 	if c.tls, err = newTLS(ctx, cfg.Identity, c.metrics.reg, c.log); err != nil {
 		return nil, err
@@ -241,25 +241,28 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 }
 
 // decodeRecord turns a Kafka record into a store record, or says why it
-// can never be stored.
+// can never be stored: event.DecodeForwarded applies the rules the store
+// applies.
 func decodeRecord(rec *kgo.Record, now time.Time) (store.Record, error) {
-	var ev event.Event
-	if err := json.Unmarshal(rec.Value, &ev); err != nil {
-		return store.Record{}, fmt.Errorf("not a JSON event: %w", err)
+	ev, err := event.DecodeForwarded(rec.Value)
+	if errors.Is(err, event.ErrNotJSON) {
+		return store.Record{}, err
 	}
-	if err := ev.Validate(); err != nil {
+	if err != nil {
 		return store.Record{}, fmt.Errorf("invalid event: %w", err)
 	}
-	sr := store.Record{Event: ev, KafkaPartition: rec.Partition, KafkaOffset: rec.Offset, ReceivedAt: now}
-	if err := sr.Validate(); err != nil {
-		return store.Record{}, fmt.Errorf("not storable: %w", err)
-	}
-	return sr, nil
+	return store.Record{Event: ev, KafkaPartition: rec.Partition, KafkaOffset: rec.Offset, ReceivedAt: now}, nil
 }
 
+// resultIDConflict counts records whose sender already stored their id
+// with other content (logsys_events_total{role="consumer"}); each is also
+// dead-lettered.
+const resultIDConflict = "id_conflict"
+
 // write stores recs, retrying with backoff until it succeeds or ctx ends.
-// A record the store refuses as invalid is dead-lettered and the rest is
-// written again; origin[i] is the Kafka record of recs[i].
+// A record the store refuses as invalid, or as an id conflict, is
+// dead-lettered and the rest is written again; origin[i] is the Kafka
+// record of recs[i].
 func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo.Record) error {
 	backoff := c.cfg.RetryBackoff
 	for len(recs) > 0 {
@@ -267,6 +270,27 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo
 		if err == nil {
 			c.metrics.events.WithLabelValues("consumer", "stored").Add(float64(n))
 			return nil
+		}
+		var ce *store.ConflictError
+		if errors.As(err, &ce) && validIndexes(ce.Indexes, len(recs)) {
+			drop := make(map[int]bool, len(ce.Indexes))
+			for _, i := range ce.Indexes {
+				reason := fmt.Errorf("%w: id %q from %s is already stored with other content", store.ErrIDConflict, recs[i].ID, recs[i].Identity)
+				if derr := c.deadLetter(ctx, origin[i], reason); derr != nil {
+					return derr
+				}
+				c.metrics.events.WithLabelValues("consumer", resultIDConflict).Inc()
+				drop[i] = true
+			}
+			var keptRecs []store.Record
+			var keptOrigin []*kgo.Record
+			for i := range recs {
+				if !drop[i] {
+					keptRecs, keptOrigin = append(keptRecs, recs[i]), append(keptOrigin, origin[i])
+				}
+			}
+			recs, origin = keptRecs, keptOrigin
+			continue
 		}
 		var re *store.RecordError
 		if errors.As(err, &re) && errors.Is(err, store.ErrInvalidRecord) && re.Index >= 0 && re.Index < len(recs) {
@@ -287,6 +311,17 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo
 		backoff = min(backoff*2, 10*time.Second)
 	}
 	return nil
+}
+
+// validIndexes reports whether idx is a non-empty list of positions in a
+// batch of n.
+func validIndexes(idx []int, n int) bool {
+	for _, i := range idx {
+		if i < 0 || i >= n {
+			return false
+		}
+	}
+	return len(idx) > 0
 }
 
 // deadLetter moves a poison record to the dead-letter topic with the reason.

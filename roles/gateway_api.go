@@ -44,12 +44,11 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ev, err := event.Decode(body, time.Now())
+	ev, err := event.DecodeFrom(body, time.Now(), peerIdentity(r))
 	if err != nil {
 		g.reject(w, "", err)
 		return
 	}
-	ev.Identity = peerIdentity(r)
 	if err := g.fwd.send(r.Context(), []event.Event{ev}); err != nil {
 		g.forwardFailed(w, 1, err)
 		return
@@ -81,12 +80,11 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) {
 	evs := make([]event.Event, len(raws))
 	ids := make([]string, len(raws))
 	for i, raw := range raws {
-		ev, err := event.Decode(raw, now)
+		ev, err := event.DecodeFrom(raw, now, id)
 		if err != nil {
 			g.reject(w, fmt.Sprintf("events[%d]", i), err)
 			return
 		}
-		ev.Identity = id
 		evs[i], ids[i] = ev, ev.ID
 	}
 	if err := g.fwd.send(r.Context(), evs); err != nil {

@@ -202,14 +202,15 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	recs := make([]*kgo.Record, len(raws))
 	for i, raw := range raws {
-		// Validated again here: the gateway is trusted to send events,
-		// not to send only good ones. The bytes go to Kafka as received.
-		var ev event.Event
-		if err := json.Unmarshal(raw, &ev); err != nil {
+		// Validated again here, by the gateway's rules: the gateway is
+		// trusted to send events, not to send only good ones. The bytes
+		// go to Kafka as received.
+		ev, err := event.DecodeForwarded(raw)
+		if errors.Is(err, event.ErrNotJSON) {
 			writeFieldErr(w, fmt.Sprintf("events[%d]", i), "is not a JSON event")
 			return
 		}
-		if err := ev.Validate(); err != nil {
+		if err != nil {
 			writeFieldErr(w, fmt.Sprintf("events[%d]", i), err.Error())
 			return
 		}

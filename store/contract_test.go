@@ -62,7 +62,7 @@ var invalidRecords = []struct {
 	{"message too long", "message", func(r *Record) { r.Message = strings.Repeat("x", event.MaxMessageBytes+1) }},
 	{"identity too long", "identity", func(r *Record) { r.Identity = strings.Repeat("x", MaxIdentityBytes+1) }},
 	{"metadata not JSON", "metadata", func(r *Record) { r.Metadata = map[string]any{"nan": math.NaN()} }},
-	{"metadata too large", "metadata", func(r *Record) { r.Metadata = map[string]any{"k": strings.Repeat("x", maxMetadataJSON)} }},
+	{"metadata too large", "metadata", func(r *Record) { r.Metadata = map[string]any{"k": strings.Repeat("x", event.MaxMetadataJSONBytes)} }},
 	{"timestamp after year 9999", "timestamp", func(r *Record) { r.Timestamp = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) }},
 	{"received before year 1", "received_at", func(r *Record) { r.ReceivedAt = time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC) }},
 	{"no message", "message", func(r *Record) { r.Message = " " }},
@@ -219,7 +219,10 @@ func reference(data []Record, f Filter) []string {
 		if c := b.Timestamp.Compare(a.Timestamp); c != 0 {
 			return c
 		}
-		return strings.Compare(b.ID, a.ID)
+		if c := strings.Compare(b.ID, a.ID); c != 0 {
+			return c
+		}
+		return strings.Compare(b.Identity, a.Identity)
 	})
 	return ids(out[:min(len(out), f.Limit)])
 }

@@ -54,7 +54,7 @@ func (f Filter) normalize() (Filter, error) {
 		name string
 		t    time.Time
 	}{{"since", f.Since}, {"until", f.Until}} {
-		if !p.t.IsZero() && !inRange(p.t) {
+		if !p.t.IsZero() && !event.ValidTime(p.t) {
 			return f, &FilterError{Param: p.name, Reason: "must be between years 1 and 9999"}
 		}
 	}
@@ -70,11 +70,4 @@ func (f Filter) normalize() (Filter, error) {
 		f.Limit = MaxLimit
 	}
 	return f, nil
-}
-
-// inRange reports whether t is within years 1..9999 (UTC), the range both
-// backends store exactly.
-func inRange(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= 1 && y <= 9999
 }

@@ -26,6 +26,23 @@ type pgStore struct {
 }
 
 func openPostgres(ctx context.Context, cfg Config) (Store, error) {
+	s, err := connectPostgres(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := migrations("postgres")
+	if err == nil {
+		err = s.migrate(ctx, ms)
+	}
+	if err != nil {
+		s.pool.Close()
+		return nil, fmt.Errorf("migrate postgres: %w", redact(err, cfg.DSN))
+	}
+	return s, nil
+}
+
+// connectPostgres creates the pool without migrating.
+func connectPostgres(ctx context.Context, cfg Config) (*pgStore, error) {
 	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("dsn: %w", redact(err, cfg.DSN))
@@ -40,22 +57,13 @@ func openPostgres(ctx context.Context, cfg Config) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", redact(err, cfg.DSN))
 	}
-	s := &pgStore{pool: pool}
-	if err := s.migrate(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("migrate postgres: %w", redact(err, cfg.DSN))
-	}
-	return s, nil
+	return &pgStore{pool: pool}, nil
 }
 
-// migrate applies pending migrations in one transaction holding a
+// migrate applies the pending ones of ms in one transaction holding a
 // transaction-scoped advisory lock, so concurrent Opens apply each
 // migration once; a failed migration leaves the schema unchanged.
-func (s *pgStore) migrate(ctx context.Context) error {
-	ms, err := migrations("postgres")
-	if err != nil {
-		return err
-	}
+func (s *pgStore) migrate(ctx context.Context, ms []migration) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -107,10 +115,12 @@ func pgVersions(ctx context.Context, q interface {
 	return m, nil
 }
 
-var columnList = strings.Split(strings.ReplaceAll(columns, " ", ""), ",")
+var columnList = append(strings.Split(strings.ReplaceAll(columns, " ", ""), ","), "batch_index")
 
-// Write copies recs into a staging table dropped at commit, then inserts
-// the new ones; both happen in one transaction.
+// Write copies recs into a staging table dropped at commit (with each
+// record's position in recs), then inserts the new ones in that order; when
+// some keys were taken, the staged records are compared with the stored
+// ones. All of it happens in one transaction.
 func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, ctx.Err()
@@ -120,7 +130,8 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		return 0, fmt.Errorf("write: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE log_events_staging (LIKE log_events INCLUDING DEFAULTS) ON COMMIT DROP`); err != nil {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE log_events_staging (LIKE log_events INCLUDING DEFAULTS,
+		batch_index integer NOT NULL) ON COMMIT DROP`); err != nil {
 		return 0, fmt.Errorf("write: create staging table: %w", err)
 	}
 	now := time.Now()
@@ -130,7 +141,7 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		if i == len(recs) {
 			return nil, nil
 		}
-		r, err := toRow(i, recs[i], now)
+		r, err := batchRow(i, recs[i], now)
 		i++
 		if err != nil {
 			rowErr = err
@@ -140,7 +151,7 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		if r.metadata != nil {
 			md = r.metadata
 		}
-		return []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt}, nil
+		return []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt, int32(i - 1)}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"log_events_staging"}, columnList, src); err != nil {
 		if rowErr != nil {
@@ -149,14 +160,38 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		return 0, fmt.Errorf("write: copy: %w", classify(err))
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO log_events (`+columns+`) SELECT `+columns+
-		` FROM log_events_staging ON CONFLICT (id) DO NOTHING`)
+		` FROM log_events_staging ORDER BY batch_index ON CONFLICT (producer_identity, id) DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("write: insert: %w", classify(err))
+	}
+	inserted := int(tag.RowsAffected())
+	if inserted < len(recs) {
+		// Each staged record meets the stored one of its key: itself, an
+		// earlier record of recs, or one stored before.
+		rows, err := tx.Query(ctx, `SELECT s.batch_index FROM log_events_staging s
+			JOIN log_events e ON e.producer_identity = s.producer_identity AND e.id = s.id
+			WHERE (e.level, e.message, e.source, e.timestamp, e.metadata)
+				IS DISTINCT FROM (s.level, s.message, s.source, s.timestamp, s.metadata)
+			ORDER BY s.batch_index`)
+		if err != nil {
+			return 0, fmt.Errorf("write: compare: %w", err)
+		}
+		idx, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return 0, fmt.Errorf("write: compare: %w", err)
+		}
+		if len(idx) > 0 {
+			conflicts := make([]int, len(idx))
+			for k, v := range idx {
+				conflicts[k] = int(v)
+			}
+			return 0, fmt.Errorf("write: %w", &ConflictError{Indexes: conflicts})
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, fmt.Errorf("write: commit: %w", err)
 	}
-	return int(tag.RowsAffected()), nil
+	return inserted, nil
 }
 
 // classify marks PostgreSQL data exceptions (SQLSTATE class 22) and

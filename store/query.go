@@ -37,6 +37,6 @@ func selectSQL(f Filter, placeholder func(int) string, timeArg func(time.Time) a
 		b.WriteString(" WHERE " + strings.Join(where, " AND "))
 	}
 	args = append(args, f.Limit)
-	b.WriteString(" ORDER BY timestamp DESC, id DESC LIMIT " + placeholder(len(args)))
+	b.WriteString(" ORDER BY timestamp DESC, id DESC, producer_identity DESC LIMIT " + placeholder(len(args)))
 	return b.String(), args
 }

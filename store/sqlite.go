@@ -32,6 +32,24 @@ type sqliteStore struct {
 }
 
 func openSQLite(ctx context.Context, cfg Config) (Store, error) {
+	s, err := connectSQLiteFile(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ms, err := migrations("sqlite")
+	if err == nil {
+		err = s.migrate(ctx, ms)
+	}
+	if err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", filepath.Join(cfg.DataDir, SQLiteFile), err)
+	}
+	return s, nil
+}
+
+// connectSQLiteFile creates (0600, in a 0700 directory) and opens the file,
+// without migrating it.
+func connectSQLiteFile(ctx context.Context, cfg Config) (*sqliteStore, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create store dir: %w", err)
 	}
@@ -53,12 +71,7 @@ func openSQLite(ctx context.Context, cfg Config) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	s := &sqliteStore{db: db}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("migrate %s: %w", path, err)
-	}
-	return s, nil
+	return &sqliteStore{db: db}, nil
 }
 
 // connectSQLite opens the first connection, retrying while the file is
@@ -82,13 +95,10 @@ func connectSQLite(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// migrate applies pending migrations in one BEGIN IMMEDIATE transaction,
-// which excludes every other writer, including other processes' migrate.
-func (s *sqliteStore) migrate(ctx context.Context) error {
-	ms, err := migrations("sqlite")
-	if err != nil {
-		return err
-	}
+// migrate applies the pending ones of ms in one BEGIN IMMEDIATE
+// transaction, which excludes every other writer, including other
+// processes' migrate.
+func (s *sqliteStore) migrate(ctx context.Context, ms []migration) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -141,6 +151,8 @@ func sqliteVersions(ctx context.Context, q querier) (map[int]bool, error) {
 	return v, rows.Err()
 }
 
+// Write inserts recs one by one in a BEGIN IMMEDIATE transaction; a
+// record whose key is taken is compared with the stored one.
 func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, ctx.Err()
@@ -151,15 +163,17 @@ func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_events (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (producer_identity, id) DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("write: prepare: %w", err)
 	}
 	defer stmt.Close()
+	var stored *sql.Stmt // prepared at the first taken key
 	now := time.Now()
 	inserted := 0
+	var conflicts []int
 	for i, rec := range recs {
-		r, err := toRow(i, rec, now)
+		r, err := batchRow(i, rec, now)
 		if err != nil {
 			return 0, fmt.Errorf("write: %w", err)
 		}
@@ -177,6 +191,28 @@ func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 			return 0, fmt.Errorf("write: insert record %d: %w", i, err)
 		}
 		inserted += int(n)
+		if n == 1 {
+			continue
+		}
+		if stored == nil {
+			if stored, err = tx.PrepareContext(ctx, `SELECT level, message, source, timestamp, metadata
+				FROM log_events WHERE producer_identity = ? AND id = ?`); err != nil {
+				return 0, fmt.Errorf("write: prepare: %w", err)
+			}
+			defer stored.Close()
+		}
+		old := row{}
+		var ts int64
+		if err := stored.QueryRowContext(ctx, r.identity, r.id).Scan(&old.level, &old.message, &old.source, &ts, &old.metadata); err != nil {
+			return 0, fmt.Errorf("write: read stored record %d: %w", i, err)
+		}
+		old.timestamp = time.UnixMicro(ts).UTC()
+		if !sameContent(old, r) {
+			conflicts = append(conflicts, i)
+		}
+	}
+	if len(conflicts) > 0 {
+		return 0, fmt.Errorf("write: %w", &ConflictError{Indexes: conflicts})
 	}
 	if err := tx.Commit(); err != nil {
 		return 0, fmt.Errorf("write: commit: %w", err)

@@ -100,27 +100,6 @@ func TestMigrationsWellFormed(t *testing.T) {
 	}
 }
 
-func TestHasNULEscape(t *testing.T) {
-	cases := []struct {
-		js   string
-		want bool
-	}{
-		{`{"a":"b"}`, false},
-		{`{"a":"\u0000"}`, true},
-		{`{"\u0000":1}`, true},
-		{`{"a":"\\u0000"}`, false}, // an escaped backslash, then text
-		{`{"a":"\\\u0000"}`, true},
-		{`{"a":"\u00001"}`, true},
-		{`{"a":"\u0001"}`, false},
-		{`"\u000`, false},
-	}
-	for _, tc := range cases {
-		if got := hasNULEscape([]byte(tc.js)); got != tc.want {
-			t.Errorf("hasNULEscape(%s) = %v, want %v", tc.js, got, tc.want)
-		}
-	}
-}
-
 func TestSQLiteFilePermissions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a", "store")
 	s := open(t, Config{DataDir: dir})
