@@ -23,7 +23,8 @@ errors, CPU seconds per 1000 events (getrusage of the whole process: the load ge
 included) and bytes on the wire, and compares in one run: mTLS vs plaintext, HTTP/2 vs
 HTTP/1.1 keep-alive, connection reuse vs a new connection per request with and without
 session resumption, leaf key types and hybrid post-quantum vs X25519 key exchange.
-With --gateway it drives a running gateway instead (no comparisons).`,
+With --gateway it drives a running gateway instead (no comparisons); with --brokers the
+pipeline's producer writes to real Kafka brokers and broker CPU is reported beside app CPU.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := benchConfig(cmd)
@@ -64,6 +65,8 @@ With --gateway it drives a running gateway instead (no comparisons).`,
 	f.Int("storm", def.StormClients, "clients of the reconnect storm (0 skips it)")
 	f.StringSlice("key-types", def.KeyTypes, "leaf key types of the handshake table (ecdsa-p256, ed25519, rsa2048, rsa4096)")
 	f.String("data-dir", "", "where the bench PKI, broker and store live (default: a temporary directory, removed)")
+	f.StringSlice("brokers", nil, "real Kafka brokers (host:port,...) for the producer instead of the embedded broker; needs --pki-dir")
+	f.String("pki-dir", "", "with --brokers: the PKI the brokers trust (gateway, producer, client identities of env dev)")
 	f.String("gateway", "", "https URL of a running gateway to drive instead of the embedded pipeline")
 	f.String("cert", "", "client certificate for --gateway")
 	f.String("key", "", "client key for --gateway")
@@ -106,6 +109,8 @@ func benchConfig(cmd *cobra.Command) (bench.Config, error) {
 	cfg.KeyFile, _ = f.GetString("key")
 	cfg.CAFile, _ = f.GetString("ca")
 	cfg.HTTP2, _ = f.GetBool("http2")
+	cfg.Brokers, _ = f.GetStringSlice("brokers")
+	cfg.PKIDir, _ = f.GetString("pki-dir")
 	if cfg.Gateway != "" && !f.Changed("batch") {
 		cfg.Batch = 1
 	}
