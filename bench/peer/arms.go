@@ -73,7 +73,7 @@ type target struct {
 // system's listener.
 func targetFor(sys string, s shape, addr string) (target, error) {
 	base := "https://" + addr
-	switch sys {
+	switch kind(sys) {
 	case "bare":
 		if s.batch == 1 {
 			return target{base + "/", "application/json", singleEvent}, nil

@@ -53,12 +53,16 @@ type options struct {
 	shapes    []string
 	profile   bool
 	jsonOut   string
+	// variants are extra logsys systems, "logsys/NAME", each its own
+	// gateway and producer started with these LOGSYS_* settings.
+	variants map[string][]string
 }
 
 func runCmd(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	var o options
 	var systems, shapes string
+	var variants []string
 	fs.StringVar(&o.bin, "bin", "", "directory holding logsys, otelcol-peer and vegeta")
 	fs.StringVar(&o.pki, "pki", "", "PKI directory made by `logsys pki init` (the broker's too)")
 	fs.StringVar(&o.env, "env", "dev", "PKI environment")
@@ -74,10 +78,17 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&shapes, "shapes", "single16,single64,batch16", "load shapes: single16, single64, batch16")
 	fs.BoolVar(&o.profile, "profile", false, "after the rounds, profile gateway and producer (CPU, allocations) under each shape")
 	fs.StringVar(&o.jsonOut, "json", "", "also write every measurement as JSON to this file")
+	fs.Func("variant", "NAME=LOGSYS_KEY=VALUE,...: one more logsys system, logsys/NAME, with these settings (repeatable)", func(v string) error {
+		variants = append(variants, v)
+		return nil
+	})
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	o.systems, o.shapes = split(systems), split(shapes)
+	if err := o.addVariants(variants); err != nil {
+		return err
+	}
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -98,7 +109,7 @@ func (o *options) validate() error {
 		return fmt.Errorf("-duration must be positive and -rounds at least 1")
 	}
 	for _, s := range o.systems {
-		if _, ok := systemNames[s]; !ok {
+		if _, ok := systemNames[kind(s)]; !ok {
 			return fmt.Errorf("-systems: %q is not one of bare, logsys, otel", s)
 		}
 	}
@@ -125,4 +136,47 @@ func split(s string) []string {
 		}
 	}
 	return out
+}
+
+// addVariants parses -variant values and inserts logsys/NAME after
+// logsys in the systems (at the end without it).
+func (o *options) addVariants(vs []string) error {
+	o.variants = map[string][]string{}
+	var names []string
+	for _, v := range vs {
+		name, rest, _ := strings.Cut(v, "=")
+		if name == "" || strings.ContainsAny(name, "/ ") || rest == "" {
+			return fmt.Errorf("-variant %q: want NAME=LOGSYS_KEY=VALUE,...", v)
+		}
+		if _, dup := o.variants[name]; dup {
+			return fmt.Errorf("-variant %q: name %s given twice", v, name)
+		}
+		for _, kv := range split(rest) {
+			k, _, ok := strings.Cut(kv, "=")
+			if !ok || !strings.HasPrefix(k, "LOGSYS_") {
+				return fmt.Errorf("-variant %q: %q is not LOGSYS_KEY=VALUE", v, kv)
+			}
+			o.variants[name] = append(o.variants[name], kv)
+		}
+		names = append(names, "logsys/"+name)
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	at := len(o.systems)
+	for i, s := range o.systems {
+		if s == "logsys" {
+			at = i + 1
+		}
+	}
+	o.systems = append(o.systems[:at:at], append(names, o.systems[at:]...)...)
+	return nil
+}
+
+// kind is the system a name runs: bare, logsys (also logsys/NAME) or otel.
+func kind(sys string) string {
+	if strings.HasPrefix(sys, "logsys/") {
+		return "logsys"
+	}
+	return sys
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,6 +142,9 @@ func TestSummarizeRatios(t *testing.T) {
 			AppCPU: map[string]float64{"gateway": 0.05, "producer": 0.05}, Producer: counters{"posts": 100, "events": 500}},
 	}
 	rep := summarize(ms, []string{"bare", "logsys", "otel"}, []string{"single16"})
+	if rep.find("logsys/w2", "single16") != nil {
+		t.Fatal("a row for a system that was not measured")
+	}
 	l := rep.find("logsys", "single16")
 	if l == nil || l.Rounds != 2 || l.EventsPerSec != 400 || l.MinEvS != 300 || l.MaxEvS != 500 || l.Errors != 1 || l.P99ms != 5 {
 		t.Fatalf("logsys row = %+v", l)
@@ -225,6 +229,12 @@ func TestProcStartStop(t *testing.T) {
 	if cpu, err := cpuOf(p.pid()); err != nil || cpu < 0 {
 		t.Fatalf("cpuOf = %v, %v", cpu, err)
 	}
+	for i := 0; i < 500; i++ { // until the shell has written its line
+		if b, _ := os.ReadFile(p.log); len(b) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	p.stop(5 * time.Second)
 	err = p.exited()
 	if err == nil || !strings.Contains(err.Error(), "started") {
@@ -239,5 +249,31 @@ func TestProcStartStop(t *testing.T) {
 	defer cancel()
 	if err := waitTLS(ctx, q, "127.0.0.1:1", &tls.Config{}, time.Second); err == nil || !strings.Contains(err.Error(), "false exited") {
 		t.Fatalf("waitTLS on an exited process: %v", err)
+	}
+}
+
+func TestVariants(t *testing.T) {
+	o := options{systems: []string{"bare", "logsys", "otel"}}
+	if err := o.addVariants([]string{"w2=LOGSYS_GATEWAY_PRODUCER_WORKERS=2", "h2=LOGSYS_GATEWAY_PRODUCER_HTTP2=true,LOGSYS_PRODUCER_LINGER=1ms"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(o.systems, " "); got != "bare logsys logsys/w2 logsys/h2 otel" {
+		t.Fatalf("systems = %s", got)
+	}
+	if got := o.variants["h2"]; len(got) != 2 || got[1] != "LOGSYS_PRODUCER_LINGER=1ms" {
+		t.Fatalf("variant h2 = %v", got)
+	}
+	if kind("logsys/w2") != "logsys" || kind("otel") != "otel" {
+		t.Fatal("kind")
+	}
+	for _, bad := range []string{"w2", "=LOGSYS_X=1", "w2=GOGC=50", "a/b=LOGSYS_X=1"} {
+		o := options{systems: []string{"logsys"}}
+		if err := o.addVariants([]string{bad}); err == nil {
+			t.Errorf("-variant %q accepted", bad)
+		}
+	}
+	o = options{systems: []string{"logsys"}}
+	if err := o.addVariants([]string{"a=LOGSYS_X=1", "a=LOGSYS_Y=2"}); err == nil {
+		t.Error("a variant name given twice was accepted")
 	}
 }

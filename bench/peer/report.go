@@ -5,7 +5,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 )
 
@@ -28,17 +27,15 @@ type row struct {
 }
 
 type report struct {
-	rows   []*row
-	rounds int
+	rows     []*row
+	rounds   int
+	variants map[string][]string // logsys/NAME -> its settings, for titles
 }
 
 func summarize(ms []measurement, systems, shapeNames []string) *report {
 	rep := &report{}
 	for _, sn := range shapeNames {
-		for _, sys := range []string{"bare", "logsys", "otel"} {
-			if !slices.Contains(systems, sys) {
-				continue
-			}
+		for _, sys := range systems {
 			r := &row{System: sys, Shape: sn, AppSplitUs: map[string]float64{}, Broker: counters{}, Producer: counters{}}
 			var kafkaUs, loadUs float64
 			split := map[string]float64{}
@@ -107,18 +104,22 @@ func (rep *report) find(sys, shape string) *row {
 	return nil
 }
 
-func title(r *row) string {
+func (rep *report) title(r *row) string {
 	sh, _ := shapeByName(r.Shape)
 	t := sh.title
 	if sh.batch > 1 {
-		switch r.System {
+		switch kind(r.System) {
 		case "logsys", "bare":
 			t = "NDJSON " + t
 		case "otel":
 			t = "OTLP " + t
 		}
 	}
-	return systemNames[r.System] + ", " + t
+	name := systemNames[kind(r.System)]
+	if v, ok := strings.CutPrefix(r.System, "logsys/"); ok {
+		name += " [" + strings.Join(rep.variants[v], " ") + "]"
+	}
+	return name + ", " + t
 }
 
 // table prints the three markdown tables: figures, ratios, Kafka side.
@@ -136,12 +137,12 @@ func (rep *report) table(w io.Writer) {
 			app += fmt.Sprintf(" (gw %.1f + prod %.1f)", r.AppSplitUs["gateway"], r.AppSplitUs["producer"])
 		}
 		fmt.Fprintf(w, "| %s | %s | %s-%s | %.2f | %.2f | %s | %s | %.1f | %d | %s | %.2f |\n",
-			title(r), num(r.EventsPerSec), num(r.MinEvS), num(r.MaxEvS), r.P50ms, r.P99ms, app, kafka, r.LoadgenUs, r.Errors,
+			rep.title(r), num(r.EventsPerSec), num(r.MinEvS), num(r.MaxEvS), r.P50ms, r.P99ms, app, kafka, r.LoadgenUs, r.Errors,
 			strings.Join(r.Loads, " "), r.OtherCores)
 	}
 	for _, r := range rep.rows {
 		if r.FirstError != "" {
-			fmt.Fprintf(w, "\n%s: first error: %s", title(r), r.FirstError)
+			fmt.Fprintf(w, "\n%s: first error: %s", rep.title(r), r.FirstError)
 		}
 	}
 	fmt.Fprintln(w, "\nratios to the collector (x coll) and to the bare handler (x bare) of the same shape, same run (CPU: lower is better)")
@@ -153,7 +154,7 @@ func (rep *report) table(w io.Writer) {
 		if r.System != "bare" && c != nil {
 			kafka = ratio(r.KafkaUs, c.KafkaUs)
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", title(r),
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", rep.title(r),
 			ratioOf(r, c, func(x *row) float64 { return x.EventsPerSec }), ratioOf(r, b, func(x *row) float64 { return x.EventsPerSec }),
 			ratioOf(r, c, func(x *row) float64 { return x.P50ms }), ratioOf(r, b, func(x *row) float64 { return x.P50ms }),
 			ratioOf(r, c, func(x *row) float64 { return x.P99ms }), ratioOf(r, b, func(x *row) float64 { return x.P99ms }),
@@ -163,7 +164,7 @@ func (rep *report) table(w io.Writer) {
 	fmt.Fprintln(w, "\n| arm | produce requests/s | events per produce request | Kafka records per event | bytes in per event | events per gateway->producer POST | partition batches per produce request | records per partition batch |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 	for _, r := range rep.rows {
-		if r.System == "bare" {
+		if kind(r.System) == "bare" {
 			continue
 		}
 		reqs, recs, bytesIn := r.Broker["produce_requests"], r.Broker["messages_in"], r.Broker["bytes_in"]
@@ -181,7 +182,7 @@ func (rep *report) table(w io.Writer) {
 		if pa := r.Broker["partition_appends"]; pa > 0 && reqs > 0 {
 			cells[5], cells[6] = fmt.Sprintf("%.2f", pa/reqs), fmt.Sprintf("%.2f", recs/pa)
 		}
-		fmt.Fprintf(w, "| %s | %s |\n", title(r), strings.Join(cells, " | "))
+		fmt.Fprintf(w, "| %s | %s |\n", rep.title(r), strings.Join(cells, " | "))
 	}
 }
 

@@ -89,6 +89,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	rep := summarize(b.out, o.systems, o.shapes)
+	rep.variants = o.variants
 	rep.table(os.Stdout)
 	if o.profile && b.systems["logsys"] != nil {
 		if err := b.profileLogsys(ctx); err != nil {
@@ -128,7 +129,7 @@ func (b *harness) startSystem(ctx context.Context, sys string) error {
 		return strconv.Itoa(p)
 	}
 	s := &system{name: sys, pprof: map[string]string{}}
-	switch sys {
+	switch kind(sys) {
 	case "bare":
 		self, err := os.Executable()
 		if err != nil {
@@ -145,7 +146,8 @@ func (b *harness) startSystem(ctx context.Context, sys string) error {
 		}
 	case "logsys":
 		gw, pr := port(), port()
-		cfg := filepath.Join(o.work, "logsys.yaml")
+		file := strings.ReplaceAll(sys, "/", "-")
+		cfg := filepath.Join(o.work, file+".yaml")
 		if err := fill(filepath.Join(o.templates, "logsys.yaml"), cfg, map[string]string{
 			"@GWPORT@": gw, "@PRPORT@": pr, "@PKI@": o.pki, "@DATA@": o.work, "@BROKERS@": brokerList(o.brokers),
 		}); err != nil {
@@ -159,13 +161,13 @@ func (b *harness) startSystem(ctx context.Context, sys string) error {
 			name, port string
 			tc         *tls.Config
 		}{{"producer", pr, gwTLS}, {"gateway", gw, client}} {
-			var envs []string
-			if o.profile {
+			envs := o.variants[strings.TrimPrefix(sys, "logsys/")]
+			if o.profile && sys == "logsys" {
 				pp := "127.0.0.1:" + port()
 				envs = append(envs, "LOGSYS_BENCH_PPROF="+pp)
 				s.pprof[role.name] = "http://" + pp
 			}
-			p, err := start(role.name, filepath.Join(o.work, role.name+".log"), filepath.Join(o.bin, "logsys"), envs, role.name, "--config", cfg)
+			p, err := start(role.name, filepath.Join(o.work, file+"-"+role.name+".log"), filepath.Join(o.bin, "logsys"), envs, role.name, "--config", cfg)
 			if err != nil {
 				return err
 			}

@@ -29,10 +29,15 @@ log() { echo "peer: $*" >&2; }
 build() {
   mkdir -p "$BIN"
   cd "$ROOT"
-  if [ ! -x "$BIN/builder" ] || ! "$BIN/builder" version 2>/dev/null | grep -q "$OTEL_VERSION"; then
+  local have=""
+  [ -x "$BIN/builder" ] && have=$("$BIN/builder" version 2>&1 || true)
+  case "$have" in
+  *"v$OTEL_VERSION"*) ;;
+  *)
     log "installing the OpenTelemetry Collector Builder v$OTEL_VERSION"
     GOBIN=$BIN go install "go.opentelemetry.io/collector/cmd/builder@v$OTEL_VERSION"
-  fi
+    ;;
+  esac
   local hash out
   hash=$(sha256sum bench/peer/builder.yaml | cut -c1-12)
   out=$PEER/otelcol-$hash
