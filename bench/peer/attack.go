@@ -56,6 +56,7 @@ func (r result) seconds() float64 { return (r.Duration + r.Wait).Seconds() }
 
 // attack sends t with workers closed-loop workers for d.
 func (g *loadgen) attack(ctx context.Context, name string, t target, workers int, d time.Duration) (result, error) {
+	name = strings.ReplaceAll(name, "/", "-") // logsys/NAME variants
 	body := filepath.Join(g.dir, name+".body")
 	if err := os.WriteFile(body, []byte(t.body), 0o600); err != nil {
 		return result{}, fmt.Errorf("write body: %w", err)
