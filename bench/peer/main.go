@@ -54,7 +54,8 @@ type options struct {
 	profile   bool
 	jsonOut   string
 	// variants are extra logsys systems, "logsys/NAME", each its own
-	// gateway and producer started with these LOGSYS_* settings.
+	// gateway and producer whose configuration file has these
+	// key=value settings (dotted keys of config.yaml).
 	variants map[string][]string
 }
 
@@ -78,7 +79,7 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.StringVar(&shapes, "shapes", "single16,single64,batch16", "load shapes: single16, single64, batch16")
 	fs.BoolVar(&o.profile, "profile", false, "after the rounds, profile gateway and producer (CPU, allocations) under each shape")
 	fs.StringVar(&o.jsonOut, "json", "", "also write every measurement as JSON to this file")
-	fs.Func("variant", "NAME=LOGSYS_KEY=VALUE,...: one more logsys system, logsys/NAME, with these settings (repeatable)", func(v string) error {
+	fs.Func("variant", "NAME=KEY=VALUE,...: one more logsys system, logsys/NAME, whose config file sets these dotted keys (gateway.producer.workers=2); repeatable", func(v string) error {
 		variants = append(variants, v)
 		return nil
 	})
@@ -146,15 +147,18 @@ func (o *options) addVariants(vs []string) error {
 	for _, v := range vs {
 		name, rest, _ := strings.Cut(v, "=")
 		if name == "" || strings.ContainsAny(name, "/ ") || rest == "" {
-			return fmt.Errorf("-variant %q: want NAME=LOGSYS_KEY=VALUE,...", v)
+			return fmt.Errorf("-variant %q: want NAME=KEY=VALUE,... (gateway.producer.workers=2)", v)
 		}
 		if _, dup := o.variants[name]; dup {
 			return fmt.Errorf("-variant %q: name %s given twice", v, name)
 		}
 		for _, kv := range split(rest) {
 			k, _, ok := strings.Cut(kv, "=")
-			if !ok || !strings.HasPrefix(k, "LOGSYS_") {
-				return fmt.Errorf("-variant %q: %q is not LOGSYS_KEY=VALUE", v, kv)
+			if !ok || !strings.HasPrefix(k, "gateway.") && !strings.HasPrefix(k, "producer.") && !strings.HasPrefix(k, "log.") {
+				return fmt.Errorf("-variant %q: %q is not a gateway., producer. or log. KEY=VALUE", v, kv)
+			}
+			if _, err := setYAML("", k, "x"); err != nil {
+				return fmt.Errorf("-variant %q: %w", v, err)
 			}
 			o.variants[name] = append(o.variants[name], kv)
 		}

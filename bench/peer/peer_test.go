@@ -121,6 +121,14 @@ func TestFillTemplates(t *testing.T) {
 		if err := fill(file, dst, repl); err != nil {
 			t.Fatalf("%s: %v", file, err)
 		}
+		if file == "logsys.yaml" {
+			if err := fill(file, dst, repl, "gateway.producer.workers=2"); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(dst); !strings.Contains(string(b), "    workers: 2\n") {
+				t.Fatalf("variant setting missing:\n%s", b)
+			}
+		}
 		delete(repl, "@BROKERS@")
 		err := fill(file, dst, repl)
 		if err == nil || !strings.Contains(err.Error(), "@BROKERS@ not replaced") {
@@ -254,26 +262,65 @@ func TestProcStartStop(t *testing.T) {
 
 func TestVariants(t *testing.T) {
 	o := options{systems: []string{"bare", "logsys", "otel"}}
-	if err := o.addVariants([]string{"w2=LOGSYS_GATEWAY_PRODUCER_WORKERS=2", "h2=LOGSYS_GATEWAY_PRODUCER_HTTP2=true,LOGSYS_PRODUCER_LINGER=1ms"}); err != nil {
+	if err := o.addVariants([]string{"w2=gateway.producer.workers=2", "h2=gateway.producer.http2=true,producer.linger=1ms"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(o.systems, " "); got != "bare logsys logsys/w2 logsys/h2 otel" {
 		t.Fatalf("systems = %s", got)
 	}
-	if got := o.variants["h2"]; len(got) != 2 || got[1] != "LOGSYS_PRODUCER_LINGER=1ms" {
+	if got := o.variants["h2"]; len(got) != 2 || got[1] != "producer.linger=1ms" {
 		t.Fatalf("variant h2 = %v", got)
 	}
 	if kind("logsys/w2") != "logsys" || kind("otel") != "otel" {
 		t.Fatal("kind")
 	}
-	for _, bad := range []string{"w2", "=LOGSYS_X=1", "w2=GOGC=50", "a/b=LOGSYS_X=1"} {
+	for _, bad := range []string{"w2", "=gateway.addr=1", "w2=GOGC=50", "a/b=log.level=debug", "w2=gateway..addr=1", "w2=consumer.group=g"} {
 		o := options{systems: []string{"logsys"}}
 		if err := o.addVariants([]string{bad}); err == nil {
 			t.Errorf("-variant %q accepted", bad)
 		}
 	}
 	o = options{systems: []string{"logsys"}}
-	if err := o.addVariants([]string{"a=LOGSYS_X=1", "a=LOGSYS_Y=2"}); err == nil {
+	if err := o.addVariants([]string{"a=log.level=debug", "a=log.level=info"}); err == nil {
 		t.Error("a variant name given twice was accepted")
+	}
+}
+
+func TestSetYAML(t *testing.T) {
+	doc := `# comment
+log:
+  level: warn
+gateway:
+  addr: 127.0.0.1:1
+  producer:
+    url: https://x  # the hop
+producer:
+  addr: 127.0.0.1:2
+`
+	tests := []struct{ key, value, want string }{
+		{"gateway.producer.url", "https://y", "  producer:\n    url: https://y\nproducer:"},
+		{"gateway.producer.workers", "2", "    url: https://x  # the hop\n    workers: 2\nproducer:"},
+		{"producer.linger", "1ms", "  addr: 127.0.0.1:2\n  linger: 1ms\n"},
+		{"producer.kafka.topic", "t", "  addr: 127.0.0.1:2\n  kafka:\n    topic: t\n"},
+		{"consumer.group", "g", "  addr: 127.0.0.1:2\nconsumer:\n  group: g\n"},
+		{"log.level", "debug", "log:\n  level: debug\ngateway:"},
+	}
+	for _, tt := range tests {
+		got, err := setYAML(doc, tt.key, tt.value)
+		if err != nil || !strings.Contains(got, tt.want) {
+			t.Errorf("setYAML(%s=%s) = %v\n%s\nwant it to hold\n%s", tt.key, tt.value, err, got, tt.want)
+		}
+	}
+	if _, err := setYAML(doc, "gateway..addr", "x"); err == nil {
+		t.Error("an empty path element was accepted")
+	}
+	// The real template takes a variant and stays complete.
+	b, err := os.ReadFile("logsys.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := setYAML(string(b), "gateway.producer.workers", "2")
+	if err != nil || !strings.Contains(got, "  producer:\n    url: https://127.0.0.1:@PRPORT@/internal/v1/events\n    workers: 2\n") {
+		t.Fatalf("template with a variant:\n%s\n%v", got, err)
 	}
 }

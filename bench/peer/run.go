@@ -149,8 +149,8 @@ func (b *harness) startSystem(ctx context.Context, sys string) error {
 		file := strings.ReplaceAll(sys, "/", "-")
 		cfg := filepath.Join(o.work, file+".yaml")
 		if err := fill(filepath.Join(o.templates, "logsys.yaml"), cfg, map[string]string{
-			"@GWPORT@": gw, "@PRPORT@": pr, "@PKI@": o.pki, "@DATA@": o.work, "@BROKERS@": brokerList(o.brokers),
-		}); err != nil {
+			"@GWPORT@": gw, "@PRPORT@": pr, "@PKI@": o.pki, "@DATA@": filepath.Join(o.work, file), "@BROKERS@": brokerList(o.brokers),
+		}, o.variants[strings.TrimPrefix(sys, "logsys/")]...); err != nil {
 			return err
 		}
 		gwTLS, err := identityTLS(env, "gateway")
@@ -161,7 +161,7 @@ func (b *harness) startSystem(ctx context.Context, sys string) error {
 			name, port string
 			tc         *tls.Config
 		}{{"producer", pr, gwTLS}, {"gateway", gw, client}} {
-			envs := o.variants[strings.TrimPrefix(sys, "logsys/")]
+			var envs []string
 			if o.profile && sys == "logsys" {
 				pp := "127.0.0.1:" + port()
 				envs = append(envs, "LOGSYS_BENCH_PPROF="+pp)
@@ -219,8 +219,9 @@ func brokerList(s string) string {
 
 var placeholder = regexp.MustCompile(`@[A-Z]+@`)
 
-// fill writes template src to dst with every key replaced by its value.
-func fill(src, dst string, repl map[string]string) error {
+// fill writes template src to dst with every placeholder replaced by its
+// value and then each KEY=VALUE of sets applied (setYAML).
+func fill(src, dst string, repl map[string]string, sets ...string) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("template: %w", err)
@@ -232,6 +233,12 @@ func fill(src, dst string, repl map[string]string) error {
 	out := strings.NewReplacer(pairs...).Replace(string(b))
 	if left := placeholder.FindString(out); left != "" {
 		return fmt.Errorf("template %s: %s not replaced", src, left)
+	}
+	for _, kv := range sets {
+		k, v, _ := strings.Cut(kv, "=")
+		if out, err = setYAML(out, k, v); err != nil {
+			return fmt.Errorf("template %s: %w", src, err)
+		}
 	}
 	return os.WriteFile(dst, []byte(out), 0o600)
 }
