@@ -22,7 +22,7 @@ BIN=$PEER/bin
 WORK=$PEER/run
 OTEL_VERSION=0.165.0
 VEGETA_VERSION=v12.13.0
-LOCK=/tmp/logsys-services.lock
+LOCK=${LOGSYS_SERVICES_LOCK:-/tmp/logsys-services.lock} # one user of the real services at a time
 
 log() { echo "peer: $*" >&2; }
 
