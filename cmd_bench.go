@@ -23,7 +23,8 @@ errors, CPU seconds per 1000 events (getrusage of the whole process: the load ge
 included) and bytes on the wire, and compares in one run: mTLS vs plaintext, HTTP/2 vs
 HTTP/1.1 keep-alive, connection reuse vs a new connection per request with and without
 session resumption, leaf key types and hybrid post-quantum vs X25519 key exchange.
-With --gateway it drives a running gateway instead (no comparisons).`,
+With --gateway it drives a running gateway instead (no comparisons); with --brokers the
+pipeline's producer writes to real Kafka brokers and broker CPU is reported beside app CPU.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := benchConfig(cmd)

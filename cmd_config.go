@@ -64,12 +64,21 @@ Tokens and passwords are shown as <redacted>, DSN passwords likewise.`,
 }
 
 func newConfigCheckCmd() *cobra.Command {
-	return &cobra.Command{
+	var role string
+	cmd := &cobra.Command{
 		Use:   "check FILE",
 		Short: "Validate a configuration file (with the environment applied) without starting anything",
-		Args:  cobra.ExactArgs(1),
+		Long: `Validate FILE with the environment applied, without starting anything. Without
+--role every section is checked, including what logsys all owns (a file for
+logsys all must not set the producer URL, brokers, pki_dir or store); with
+--role only the sections that command reads (a file for separate gateway and
+producer processes: --role gateway, then --role producer).`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := config.Load(config.Options{File: args[0]})
+			if role != "" && !slices.Contains(config.Roles(), role) {
+				return fmt.Errorf("--role %q: want one of %s", role, strings.Join(config.Roles(), ", "))
+			}
+			l, err := config.Load(config.Options{File: args[0], Command: role})
 			if err != nil {
 				return err
 			}
@@ -80,4 +89,6 @@ func newConfigCheckCmd() *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&role, "role", "", "check only the sections of this command: "+strings.Join(config.Roles(), ", "))
+	return cmd
 }

@@ -95,6 +95,21 @@ func TestConfigCommands(t *testing.T) {
 	if _, err := exec("config", "check", bad); err == nil || !strings.Contains(err.Error(), "gateway.producer.url") {
 		t.Errorf("check with a bad producer path: %v", err)
 	}
+	// A file for separate gateway and producer processes sets what logsys
+	// all owns: refused without --role, accepted for each role it is for.
+	split := filepath.Join(t.TempDir(), "split.yaml")
+	writeText(t, split, "gateway:\n  producer:\n    url: https://producer:8081\nproducer:\n  kafka:\n    brokers: [kafka:9093]\n")
+	if _, err := exec("config", "check", split); err == nil || !strings.Contains(err.Error(), "is set by logsys all") {
+		t.Errorf("check of a split-roles file without --role: %v, want the all conflict", err)
+	}
+	for _, role := range []string{"gateway", "producer"} {
+		if out, err := exec("config", "check", "--role", role, split); err != nil || !strings.HasSuffix(out, ": ok\n") {
+			t.Errorf("check --role %s: %q %v", role, out, err)
+		}
+	}
+	if _, err := exec("config", "check", "--role", "gatway", split); err == nil || !strings.Contains(err.Error(), "want one of") {
+		t.Errorf("check --role gatway: %v", err)
+	}
 	t.Setenv("LOGSYS_GATEWAY_TLS_CA_TOKEN", "lst.dev.secret-token-value")
 	out, err := exec("config", "print", "--role", "gateway", "--addr", "127.0.0.1:9443")
 	if err != nil {

@@ -19,3 +19,7 @@ bench:
 # The container deployment (needs a Docker engine).
 up:
     docker compose up --build
+
+# logsys against the OpenTelemetry Collector and a bare handler on a real Kafka (builds into .cache/, minutes).
+peer *ARGS:
+    bench/peer/run.sh {{ARGS}}

@@ -34,6 +34,8 @@ type runner struct {
 	m        *meter
 	prog     *progress
 	rep      *Report
+	// brokerPIDs are the real brokers' processes (--brokers), if local.
+	brokerPIDs []int
 }
 
 // arm is one side of a comparison.
@@ -51,8 +53,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	start := time.Now()
 	r := &runner{cfg: cfg, deadline: start.Add(cfg.Duration), m: &meter{}}
-	r.rep = &Report{Machine: machine(), Started: start.UTC(), Notes: []string{
-		"CPU is getrusage of the whole process: the load generator, gateway, producer and embedded broker all run in it",
+	cpuNote := "CPU is getrusage of the whole process: the load generator, gateway, producer and embedded broker all run in it"
+	if len(cfg.Brokers) > 0 {
+		cpuNote = "CPU is getrusage of the whole process (load generator, gateway, producer); broker CPU is /proc of the processes listening on the broker ports"
+	}
+	r.rep = &Report{Machine: machine(), Started: start.UTC(), Brokers: strings.Join(cfg.Brokers, ","), Notes: []string{
+		cpuNote,
 		"wire bytes are counted on the client's TCP connections (TLS records and HTTP framing, not TCP/IP headers)",
 		"comparisons run their two arms interleaved (A B A B) at the same concurrency, closed loop",
 	}}
@@ -175,10 +181,13 @@ func (r *runner) embedded(ctx context.Context) error {
 	}
 	r.prog.set("pki and pipeline")
 	pkiDir := filepath.Join(dir, "pki-ecdsa-p256")
-	if err := makePKI(ctx, pkiDir, "ecdsa-p256"); err != nil {
+	if len(r.cfg.Brokers) > 0 {
+		pkiDir = r.cfg.PKIDir
+		r.brokerPIDs = r.findBrokers()
+	} else if err := makePKI(ctx, pkiDir, "ecdsa-p256"); err != nil {
 		return err
 	}
-	p, err := startPipeline(ctx, dir, pkiDir, "hybrid", []bool{true, false})
+	p, err := startPipeline(ctx, dir, pkiDir, "hybrid", []bool{true, false}, r.cfg.Brokers)
 	if err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
 	}
@@ -196,7 +205,7 @@ func (r *runner) embedded(ctx context.Context) error {
 	mk := func(name string, pr proto, url string, c *tls.Config, keepAlive bool, n int, batch int) arm {
 		w := &wire{}
 		l := load{client: newClient(c, w, pr, n, keepAlive), url: url, conns: n, wire: w, events: batch,
-			ctype: "application/json", body: singleBody, newConnEach: !keepAlive}
+			ctype: "application/json", body: singleBody, newConnEach: !keepAlive, brokers: r.brokerPIDs}
 		if batch > 1 {
 			l.ctype, l.body = "application/x-ndjson", batchBody(batch)
 		}

@@ -91,7 +91,7 @@ func TestRunRemote(t *testing.T) {
 	if err := makePKI(context.Background(), pkiDir, "ecdsa-p256"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := startPipeline(context.Background(), dir, pkiDir, "hybrid", []bool{false})
+	p, err := startPipeline(context.Background(), dir, pkiDir, "hybrid", []bool{false}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestPlaintextNeedsBenchWrapper(t *testing.T) {
 	if err := makePKI(context.Background(), pkiDir, "ecdsa-p256"); err != nil {
 		t.Fatal(err)
 	}
-	p, err := startPipeline(context.Background(), dir, pkiDir, "x25519", []bool{true})
+	p, err := startPipeline(context.Background(), dir, pkiDir, "x25519", []bool{true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +161,14 @@ func TestValidate(t *testing.T) {
 		}, "must be an https URL"},
 		{"gateway without cert", func(c *Config) { c.Gateway = "https://127.0.0.1:8080" }, "needs --cert, --key and --ca"},
 		{"cert without gateway", func(c *Config) { c.CertFile = "c.pem" }, "only with --gateway"},
+		{"brokers", func(c *Config) { c.Brokers, c.PKIDir = []string{"127.0.0.1:19093", "[::1]:19094"}, "pki" }, ""},
+		{"brokers without pki dir", func(c *Config) { c.Brokers = []string{"127.0.0.1:19093"} }, "--brokers needs --pki-dir"},
+		{"broker without port", func(c *Config) { c.Brokers, c.PKIDir = []string{"127.0.0.1"}, "pki" }, `"127.0.0.1" must be host:port`},
+		{"pki dir without brokers", func(c *Config) { c.PKIDir = "pki" }, "--pki-dir applies only with --brokers"},
+		{"brokers and gateway", func(c *Config) {
+			c.Brokers, c.PKIDir = []string{"127.0.0.1:19093"}, "pki"
+			c.Gateway, c.CertFile, c.KeyFile, c.CAFile = "https://127.0.0.1:8080", "c", "k", "ca"
+		}, "exclude each other"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

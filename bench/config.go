@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"time"
 )
@@ -45,6 +46,14 @@ type Config struct {
 	CAFile   string `mapstructure:"ca_file"`
 	// HTTP2 makes the remote run use HTTP/2 (HTTP/1.1 keep-alive otherwise).
 	HTTP2 bool `mapstructure:"http2"`
+
+	// Brokers, when set, are real Kafka brokers (host:port) that the
+	// pipeline's producer writes to instead of the embedded broker; the
+	// client identities (gateway, producer, client in env dev) come from
+	// PKIDir, the PKI the brokers trust. Broker CPU is read from /proc of
+	// the processes listening on the brokers' ports when they are local.
+	Brokers []string `mapstructure:"brokers"`
+	PKIDir  string   `mapstructure:"pki_dir"`
 
 	// Progress receives a live progress line; nil disables it.
 	Progress io.Writer `mapstructure:"-"`
@@ -109,5 +118,28 @@ func (c Config) Validate() error {
 	} else if c.CertFile != "" || c.KeyFile != "" || c.CAFile != "" {
 		errs = append(errs, errors.New("--cert, --key and --ca apply only with --gateway"))
 	}
+	errs = append(errs, c.validateBrokers()...)
 	return errors.Join(errs...)
+}
+
+func (c Config) validateBrokers() []error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		if c.PKIDir != "" {
+			errs = append(errs, errors.New("--pki-dir applies only with --brokers"))
+		}
+		return errs
+	}
+	if c.Gateway != "" {
+		errs = append(errs, errors.New("--brokers and --gateway exclude each other: --gateway drives a running pipeline"))
+	}
+	for _, b := range c.Brokers {
+		if _, port, err := net.SplitHostPort(b); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("--brokers: %q must be host:port", b))
+		}
+	}
+	if c.PKIDir == "" {
+		errs = append(errs, errors.New("--brokers needs --pki-dir: the PKI the brokers trust (logsys pki init), for the gateway, producer and client identities"))
+	}
+	return errs
 }

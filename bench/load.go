@@ -24,6 +24,8 @@ type load struct {
 	requests int64 // stop after this many requests when > 0
 	duration time.Duration
 	wire     *wire
+	// brokers are the broker processes whose CPU the arm also reads.
+	brokers []int
 	// keepAlive false: each request on its own connection (and handshake).
 	newConnEach bool
 }
@@ -35,6 +37,7 @@ type stats struct {
 	firstErr                 string
 	elapsed                  time.Duration
 	cpu                      time.Duration
+	brokerCPU                time.Duration
 	wireBytes                int64
 	conns                    int64
 	resumed                  int64
@@ -50,6 +53,7 @@ func (s *stats) merge(o *stats) {
 	}
 	s.elapsed += o.elapsed
 	s.cpu += o.cpu
+	s.brokerCPU += o.brokerCPU
 	s.wireBytes += o.wireBytes
 	s.conns += o.conns
 	s.resumed += o.resumed
@@ -75,7 +79,7 @@ func (l load) run(ctx context.Context, m *meter) *stats {
 		wireFrom = l.wire.total()
 		connFrom = l.wire.conns.Load()
 	)
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0, bcpu0 := time.Now(), processCPU(), pidsCPU(l.brokers)
 	// Senders stop between requests, so no connection is torn down by
 	// cancelling a request in flight (the run's ctx still cancels).
 	end := start.Add(l.duration)
@@ -111,6 +115,7 @@ func (l load) run(ctx context.Context, m *meter) *stats {
 	wg.Wait()
 	all.elapsed = time.Since(start)
 	all.cpu = processCPU() - cpu0
+	all.brokerCPU = pidsCPU(l.brokers) - bcpu0
 	all.wireBytes = l.wire.total() - wireFrom
 	all.conns = l.wire.conns.Load() - connFrom
 	return all

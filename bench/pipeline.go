@@ -49,25 +49,29 @@ func identity(pkiDir, name, kx string) tlsx.Identity {
 }
 
 // startPipeline starts one gateway per entry of gwHTTP2 (its producer hop
-// over HTTP/2 when true), all sharing one producer and broker.
-func startPipeline(ctx context.Context, dataDir, pkiDir, kx string, gwHTTP2 []bool) (p *pipeline, err error) {
+// over HTTP/2 when true), all sharing one producer and broker: the
+// embedded one, or the real brokers given.
+func startPipeline(ctx context.Context, dataDir, pkiDir, kx string, gwHTTP2 []bool, brokers []string) (p *pipeline, err error) {
 	p = &pipeline{pkiDir: pkiDir}
 	defer func() {
 		if err != nil {
 			p.close()
 		}
 	}()
-	bc := roles.DefaultBrokerConfig()
-	bc.Identity, bc.Port, bc.DataDir, bc.Logger = identity(pkiDir, "kafka", kx), 0, filepath.Join(dataDir, "kafka"), quiet()
-	if p.broker, err = roles.NewBroker(ctx, bc); err != nil {
-		return nil, err
+	if len(brokers) == 0 {
+		bc := roles.DefaultBrokerConfig()
+		bc.Identity, bc.Port, bc.DataDir, bc.Logger = identity(pkiDir, "kafka", kx), 0, filepath.Join(dataDir, "kafka"), quiet()
+		if p.broker, err = roles.NewBroker(ctx, bc); err != nil {
+			return nil, err
+		}
+		brokers = p.broker.Addrs()
 	}
 	if p.store, err = store.Open(ctx, store.Config{DataDir: filepath.Join(dataDir, "store")}); err != nil {
 		return nil, fmt.Errorf("bench store: %w", err)
 	}
 	pc := roles.DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = identity(pkiDir, "producer", kx), "127.0.0.1:0", "", quiet()
-	pc.Kafka.Brokers = p.broker.Addrs()
+	pc.Kafka.Brokers = brokers
 	if p.producer, err = roles.NewProducer(ctx, pc); err != nil {
 		return nil, err
 	}

@@ -22,6 +22,8 @@ type Report struct {
 	Storm      *stormResult `json:"storm,omitempty"`
 	Targets    []Target     `json:"targets"`
 	Skipped    []string     `json:"skipped,omitempty"`
+	// Brokers names the real brokers of a --brokers run (empty: embedded).
+	Brokers string `json:"brokers,omitempty"`
 }
 
 // Row is one measured arm.
@@ -41,9 +43,11 @@ type Row struct {
 	P99ms             float64 `json:"p99_ms"`
 	MaxMs             float64 `json:"max_ms"`
 	CPUSecPer1kEvents float64 `json:"cpu_sec_per_1k_events"`
-	WireBytesPerEvent float64 `json:"wire_bytes_per_event"`
-	NewConns          int64   `json:"new_conns"`
-	Resumed           int64   `json:"resumed"`
+	// BrokerCPUSecPer1kEvents is the CPU of real brokers (--brokers).
+	BrokerCPUSecPer1kEvents float64 `json:"broker_cpu_sec_per_1k_events,omitempty"`
+	WireBytesPerEvent       float64 `json:"wire_bytes_per_event"`
+	NewConns                int64   `json:"new_conns"`
+	Resumed                 int64   `json:"resumed"`
 }
 
 // Ratio compares two rows measured side by side, interleaved.
@@ -93,6 +97,7 @@ func newRow(name string, p proto, l load, s *stats) Row {
 	}
 	if s.events > 0 {
 		r.CPUSecPer1kEvents = s.cpu.Seconds() / float64(s.events) * 1000
+		r.BrokerCPUSecPer1kEvents = s.brokerCPU.Seconds() / float64(s.events) * 1000
 		r.WireBytesPerEvent = float64(s.wireBytes) / float64(s.events)
 	}
 	p50, p95, p99, mx := s.percentiles()
@@ -115,11 +120,19 @@ func (r *Report) Table(w io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w)
-	fmt.Fprintln(tw, "arm\tproto\tconns\tbatch\tevents/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\tCPU s/1k ev\twire B/ev\tnew conns\tresumed\t")
+	brokerCol := r.Brokers != ""
+	head := "arm\tproto\tconns\tbatch\tevents/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\terrors\tCPU s/1k ev\t"
+	if brokerCol {
+		head += "broker CPU s/1k ev\t"
+	}
+	fmt.Fprintln(tw, head+"wire B/ev\tnew conns\tresumed\t")
 	for _, x := range r.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.4f\t%.0f\t%d\t%d\t\n",
-			x.Name, x.Proto, x.Conns, x.Batch, x.EventsPerSec, x.P50ms, x.P95ms, x.P99ms, x.MaxMs, x.Errors,
-			x.CPUSecPer1kEvents, x.WireBytesPerEvent, x.NewConns, x.Resumed)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%d\t%.4f\t",
+			x.Name, x.Proto, x.Conns, x.Batch, x.EventsPerSec, x.P50ms, x.P95ms, x.P99ms, x.MaxMs, x.Errors, x.CPUSecPer1kEvents)
+		if brokerCol {
+			fmt.Fprintf(tw, "%.4f\t", x.BrokerCPUSecPer1kEvents)
+		}
+		fmt.Fprintf(tw, "%.0f\t%d\t%d\t\n", x.WireBytesPerEvent, x.NewConns, x.Resumed)
 	}
 	tw.Flush()
 	for _, x := range r.Rows {

@@ -129,6 +129,8 @@ var docs = map[string]string{
 	"bench.key_file":   "client key for gateway",
 	"bench.ca_file":    "CA chain (ca-chain.pem) for gateway",
 	"bench.http2":      "with gateway: HTTP/2 instead of HTTP/1.1 keep-alive",
+	"bench.brokers":    "real Kafka brokers (host:port,...) for the producer instead of the embedded broker; needs pki_dir",
+	"bench.pki_dir":    "with brokers: the PKI the brokers trust (gateway, producer, client identities of env dev)",
 }
 
 // Describe returns the one-line description of a key or section.

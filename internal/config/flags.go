@@ -59,7 +59,7 @@ var flagTable = func() []Flag {
 		{"quick", "quick"}, {"duration", "duration"}, {"arm", "arm"}, {"conns", "conns"}, {"rate", "rate"},
 		{"requests", "requests"}, {"batch", "batch"}, {"handshakes", "handshakes"}, {"storm", "storm"},
 		{"key-types", "key_types"}, {"data-dir", "data_dir"}, {"gateway", "gateway"}, {"cert", "cert_file"},
-		{"key", "key_file"}, {"ca", "ca_file"}, {"http2", "http2"},
+		{"key", "key_file"}, {"ca", "ca_file"}, {"http2", "http2"}, {"brokers", "brokers"}, {"pki-dir", "pki_dir"},
 	} {
 		t = append(t, Flag{Command: "bench", Name: b.name, Key: "bench." + b.key})
 	}
