@@ -16,7 +16,7 @@ type named struct {
 	cert *tls.Certificate
 }
 
-// TestRevokingACertificateRevokesItsRenewals replays issue 12's attack:
+// TestRevokingACertificateRevokesItsRenewals replays the lineage attack:
 // bootstrap certificate B0 renewed into R1, R1 renewed twice (R2, R2b),
 // then B0 revoked. Every renewal with any of them must be refused (403
 // revoked) and, once the gateway reloads the CRL, every handshake with
