@@ -42,6 +42,16 @@ func TestLedgerRecordsEveryCertificateBeforeReturningIt(t *testing.T) {
 	if recs[1].Method != MethodRenew || recs[1].Parent != serial(b0) || recs[1].Token != "" {
 		t.Errorf("renewal record %+v: want parent %s", recs[1], serial(b0))
 	}
+	ix := ledgerIndex(t, dir)
+	if ids := ix.LiveIdentities(r1.Leaf.NotAfter.Add(-time.Second)); len(ids) != 1 || ids[0] != "spiffe://"+testTD+"/dev/producer" {
+		t.Errorf("live identities %v", ids)
+	}
+	if ids := ix.LiveIdentities(r1.Leaf.NotAfter); len(ids) != 0 {
+		t.Errorf("live identities after expiry %v", ids)
+	}
+	if live := ix.Live("spiffe://"+testTD+"/dev/producer", b0.Leaf.NotAfter.Add(-time.Second)); len(live) != 2 {
+		t.Errorf("%d live certificates, want 2", len(live))
+	}
 	path := pki.Layout{Dir: dir}.Ledger("dev")
 	if perm := fileMode(t, path); perm != pki.SecretPerm {
 		t.Errorf("ledger mode %04o, want 0600", perm)
