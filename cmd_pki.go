@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"logsys/ca"
 	"logsys/internal/config"
 	"logsys/pki"
 )
@@ -143,13 +144,21 @@ func newPKIIssueCmd() *cobra.Command {
 }
 
 func newPKIInspectCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, issued bool
 	var identities string
+	var iss ca.IssuedOptions
 	cmd := &cobra.Command{
 		Use:   "inspect",
 		Short: "List every certificate with its expiry, status and chain check",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if issued {
+				iss.Dir = pkiDir(cmd)
+				return printIssued(cmd.Context(), cmd.OutOrStdout(), iss, asJSON)
+			}
+			if iss.Identity != "" || iss.Env != "" || iss.All {
+				return errors.New("--identity, --env and --all go with --issued")
+			}
 			rows, err := pki.Inspect(cmd.Context(), pki.InspectOptions{Dir: pkiDir(cmd)})
 			if err != nil {
 				return err
@@ -190,7 +199,51 @@ func newPKIInspectCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().StringVar(&identities, "identities", "", "state directories of roles enrolled with logsys ca (e.g. .logsys/identities): show which intermediates each one trusts")
+	cmd.Flags().BoolVar(&issued, "issued", false, "list the certificates logsys ca issued (from each environment's ledger) with their lineage")
+	cmd.Flags().StringVar(&iss.Identity, "identity", "", "with --issued: only this spiffe:// ID or workload name")
+	cmd.Flags().StringVar(&iss.Env, "env", "", "with --issued: only this environment")
+	cmd.Flags().BoolVar(&iss.All, "all", false, "with --issued: include expired certificates")
+	cmd.MarkFlagsMutuallyExclusive("issued", "identities")
 	return cmd
+}
+
+// printIssued lists what the CA issued, with lineage and status.
+func printIssued(ctx context.Context, out io.Writer, o ca.IssuedOptions, asJSON bool) error {
+	rows, reps, err := ca.Issued(ctx, o)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tIDENTITY\tSERIAL\tPARENT\tMETHOD\tISSUED\tNOT-AFTER\tSTATUS")
+	for _, c := range rows {
+		parent := c.Parent
+		if parent == "" && c.Token != "" {
+			parent = "token " + c.Token[:min(12, len(c.Token))]
+		}
+		status := c.Status
+		if c.RevokedVia != "" && c.RevokedVia != c.Serial {
+			status += " (via " + c.RevokedVia + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Env, c.Identity, c.Serial, parent, c.Method,
+			c.IssuedAt.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339), status)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range reps {
+		if r.Torn > 0 {
+			fmt.Fprintf(out, "%s: %d bytes after the last complete record ignored (a write interrupted by a crash, or in progress)\n", r.Path, r.Torn)
+		}
+		if r.Skipped > 0 {
+			fmt.Fprintf(out, "%s: %d records of kinds this version does not know skipped\n", r.Path, r.Skipped)
+		}
+	}
+	return nil
 }
 
 // printTrust shows which intermediates each CA-enrolled role trusts.
@@ -235,12 +288,23 @@ func newPKIVerifyCmd() *cobra.Command {
 }
 
 func newPKIRevokeCmd() *cobra.Command {
-	var o pki.RevokeOptions
+	var o ca.RevokeOptions
 	var serial string
 	cmd := &cobra.Command{
 		Use:   "revoke",
-		Short: "Revoke a certificate (by --serial or --name) in the environment's CRL",
-		Args:  cobra.NoArgs,
+		Short: "Revoke a certificate and what the CA renewed from it (--serial), or every live certificate of an identity (--name, --identity)",
+		Long: `Puts certificates on the environment's CRL and re-signs it. logsys ca records
+every certificate it issues in DIR/<env>/ledger.jsonl; revoke reads it:
+
+  --serial S     S and every unexpired certificate the CA renewed from it
+  --name N       every unexpired certificate the CA issued to spiffe://<td>/<env>/N,
+                 the leaf file DIR/<env>/N/cert.pem if there is one, and their lineage
+  --identity ID  the same for a full spiffe:// ID of the environment
+
+Each revoked serial is printed. A running logsys ca and the roles pick the CRL
+up on their next reload; the CA also refuses to renew any certificate renewed
+from a revoked one.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if serial != "" {
 				s, err := pki.ParseSerial(serial)
@@ -250,18 +314,34 @@ func newPKIRevokeCmd() *cobra.Command {
 				o.Serial = s
 			}
 			o.Dir = pkiDir(cmd)
-			r, err := pki.Revoke(cmd.Context(), o)
-			printReport(cmd.OutOrStdout(), r)
-			return err
+			res, err := ca.Revoke(cmd.Context(), o)
+			out := cmd.OutOrStdout()
+			printReport(out, res.Report)
+			if err != nil {
+				return err
+			}
+			for _, rv := range res.Revoked {
+				what := "revoked"
+				if rv.Already {
+					what = "already revoked"
+				}
+				id := rv.Identity
+				if id == "" {
+					id = "-"
+				}
+				fmt.Fprintf(out, "%s serial %s %s (%s: %s)\n", what, rv.Serial, id, rv.Source, rv.Why)
+			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Env, "env", "", "environment")
 	f.StringVar(&serial, "serial", "", "serial number in hex (as printed by inspect)")
-	f.StringVar(&o.Name, "name", "", "revoke the current certificate of this leaf")
+	f.StringVar(&o.Name, "name", "", "revoke every live certificate of this workload name")
+	f.StringVar(&o.Identity, "identity", "", "revoke every live certificate of this spiffe:// ID")
 	_ = cmd.MarkFlagRequired("env")
-	cmd.MarkFlagsMutuallyExclusive("serial", "name")
-	cmd.MarkFlagsOneRequired("serial", "name")
+	cmd.MarkFlagsMutuallyExclusive("serial", "name", "identity")
+	cmd.MarkFlagsOneRequired("serial", "name", "identity")
 	return cmd
 }
 

@@ -15,57 +15,79 @@ import (
 	"logsys/spiffeid"
 )
 
-// issue handles POST /v1/bootstrap and /v1/renew.
-func (s *Server) issue(w http.ResponseWriter, r *http.Request, method string) {
+// handleIssue serves POST /v1/bootstrap and /v1/renew.
+func (s *Server) handleIssue(method string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		from := []any{"method", method, "remote", r.RemoteAddr}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		res, err := s.issue(r, method, &from)
+		if err != nil {
+			s.writeRefusal(w, err, from)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+// issue authorizes a bootstrap (token) or renewal (presented
+// certificate), signs the CSR's key, records the certificate in the
+// ledger and returns it. Attributes for the log are added to from.
+func (s *Server) issue(r *http.Request, method string, from *[]any) (*issueResponse, error) {
 	now := s.cfg.Now()
 	st, _ := s.reload(now) // fresh CRLs and intermediates; the last good state on error
 	var req issueRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return nil, refuse(ReasonBadRequest, "decode request: %v", err)
+	}
 	var (
-		spec pki.LeafSpec
-		pub  crypto.PublicKey
-		err  error
-		from = []any{"method", method, "remote", r.RemoteAddr}
+		spec            pki.LeafSpec
+		pub             crypto.PublicKey
+		err             error
+		parent, tokenID string
 	)
-	if derr := dec.Decode(&req); derr != nil {
-		err = refuse(http.StatusBadRequest, "bad_request", "decode request: %v", derr)
-	} else if method == MethodBootstrap {
+	if method == MethodBootstrap {
 		// Check the request before spending the token on it.
 		if pub, err = parseCSR([]byte(req.CSR)); err != nil {
-			err = refuse(http.StatusBadRequest, "bad_csr", "%v", err)
-		} else {
-			spec, err = s.authorizeToken(st, req.Token, now)
+			return nil, refuse(ReasonBadCSR, "%v", err)
 		}
+		if spec, err = s.authorizeToken(st, req.Token, now); err != nil {
+			return nil, err
+		}
+		tokenID = tokenHash(req.Token)
 	} else {
 		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 			c := r.TLS.PeerCertificates[0]
-			from = append(from, "presented_serial", serialOf(c), "presented_uris", fmt.Sprint(c.URIs))
+			*from = append(*from, "presented_serial", serialOf(c), "presented_uris", fmt.Sprint(c.URIs))
+			parent = serialOf(c)
 		}
-		if spec, err = s.authorizeCert(st, r.TLS, now); err == nil {
-			if pub, err = parseCSR([]byte(req.CSR)); err != nil {
-				err = refuse(http.StatusBadRequest, "bad_csr", "%v", err)
-			}
+		if spec, err = s.authorizeCert(st, r.TLS, now); err != nil {
+			return nil, err
+		}
+		if pub, err = parseCSR([]byte(req.CSR)); err != nil {
+			return nil, refuse(ReasonBadCSR, "%v", err)
 		}
 	}
-	var cert *x509.Certificate
-	if err == nil {
-		cert, err = st.signer.SignLeaf(now, spec, pub)
-	}
+	cert, err := st.signer.SignLeaf(now, spec, pub)
 	if err != nil {
-		s.refused(w, err, from)
-		return
+		return nil, err
+	}
+	rec := issuedRecord(now, method, cert, st.signer.Cert())
+	rec.Parent, rec.Token = parent, tokenID
+	if err := s.record(rec); err != nil {
+		return nil, err
 	}
 	s.m.issue(spec.Env, spec.Name, method)
-	s.log.Info("certificate issued", append(from, "id", cert.URIs[0].String(), "serial", serialOf(cert),
+	s.log.Info("certificate issued", append(*from, "id", rec.Identity, "serial", serialOf(cert),
 		"not_after", cert.NotAfter, "issuer", cert.Issuer.CommonName, "issuer_serial", serialOf(st.signer.Cert()))...)
-	writeJSON(w, http.StatusOK, issueResponse{Certificate: string(pki.EncodeCerts(cert, st.signer.Cert())), Trust: st.trust()})
+	return &issueResponse{Certificate: string(pki.EncodeCerts(cert, st.signer.Cert())), Trust: st.trust()}, nil
 }
 
 // authorizeToken spends the bootstrap token and returns the identity it grants.
 func (s *Server) authorizeToken(st *envState, tok string, now time.Time) (pki.LeafSpec, error) {
 	if tok == "" {
-		return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "token_missing", "no bootstrap token")
+		return pki.LeafSpec{}, refuse(ReasonTokenMissing, "no bootstrap token")
 	}
 	rec, err := consumeToken(s.cfg.Dir, s.cfg.Env, tok, now)
 	if err != nil {
@@ -81,7 +103,7 @@ func (s *Server) authorizeToken(st *envState, tok string, now time.Time) (pki.Le
 // revoked, and name a workload of this trust domain and environment.
 func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.Time) (pki.LeafSpec, error) {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
-		return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "no_client_cert", "renewal requires the current certificate")
+		return pki.LeafSpec{}, refuse(ReasonNoClientCert, "renewal requires the current certificate")
 	}
 	leaf := cs.PeerCertificates[0]
 	inter := x509.NewCertPool()
@@ -92,45 +114,32 @@ func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.T
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		var inv x509.CertificateInvalidError
 		if errors.As(err, &inv) && inv.Reason == x509.Expired {
-			return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "expired", "certificate expired or not yet valid: %v", err)
+			return pki.LeafSpec{}, refuse(ReasonExpired, "certificate expired or not yet valid: %v", err)
 		}
-		return pki.LeafSpec{}, refuse(http.StatusUnauthorized, "unknown_issuer", "certificate does not chain to this environment: %v", err)
+		return pki.LeafSpec{}, refuse(ReasonUnknownIssuer, "certificate does not chain to this environment: %v", err)
 	}
-	if st.revoked(leaf.SerialNumber) {
-		return pki.LeafSpec{}, refuse(http.StatusForbidden, "revoked", "certificate serial %s is revoked", serialOf(leaf))
+	if root, bad := st.revokedLineage(leaf.SerialNumber); bad {
+		if root == serialOf(leaf) {
+			return pki.LeafSpec{}, refuse(ReasonRevoked, "certificate serial %s is revoked", root)
+		}
+		return pki.LeafSpec{}, refuse(ReasonRevoked, "certificate serial %s was renewed from revoked %s", serialOf(leaf), root)
 	}
 	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
-		return pki.LeafSpec{}, refuse(http.StatusForbidden, "identity", "%v", err)
+		return pki.LeafSpec{}, refuse(ReasonIdentity, "%v", err)
 	}
 	switch {
 	case id.TrustDomain != st.td || id.Env != s.cfg.Env:
-		return pki.LeafSpec{}, refuse(http.StatusForbidden, "wrong_env", "%s is not in %s/%s", id, st.td, s.cfg.Env)
+		return pki.LeafSpec{}, refuse(ReasonWrongEnv, "%s is not in %s/%s", id, st.td, s.cfg.Env)
 	case spiffeid.ValidateWorkloadName(id.Name) != nil:
-		return pki.LeafSpec{}, refuse(http.StatusForbidden, "identity", "%s cannot be renewed here", id)
+		return pki.LeafSpec{}, refuse(ReasonIdentity, "%s cannot be renewed here", id)
 	}
 	usage, ok := pki.UsageOf(leaf) // a renewal never widens the usage
 	if !ok {
-		return pki.LeafSpec{}, refuse(http.StatusForbidden, "identity", "%s carries no TLS usage", id)
+		return pki.LeafSpec{}, refuse(ReasonIdentity, "%s carries no TLS usage", id)
 	}
 	dns, ips := pki.DefaultSANs(id.Name, st.hosts, leaf.DNSNames, leaf.IPAddresses)
 	return pki.LeafSpec{TrustDomain: st.td, Env: s.cfg.Env, Name: id.Name, DNS: dns, IPs: ips, TTL: s.cfg.LeafTTL, Usage: usage}, nil
-}
-
-// refused logs and counts a refusal and answers it; internal errors get a
-// generic answer.
-func (s *Server) refused(w http.ResponseWriter, err error, from []any) {
-	var rf *refusal
-	if !errors.As(err, &rf) {
-		rf = &refusal{reason: "internal", status: http.StatusInternalServerError, err: err}
-	}
-	s.m.refuse(s.cfg.Env, rf.reason)
-	s.log.Warn("certificate request refused", append(from, "reason", rf.reason, "err", rf.err)...)
-	msg := "refused"
-	if rf.status == http.StatusInternalServerError {
-		msg = "internal error"
-	}
-	writeJSON(w, rf.status, errorResponse{Error: msg, Reason: rf.reason})
 }
 
 // trust handles GET /v1/trust.

@@ -12,6 +12,8 @@ const (
 type metrics struct {
 	issued  *prometheus.CounterVec
 	refused *prometheus.CounterVec
+	lineage *prometheus.CounterVec
+	torn    *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,8 +29,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logsys_ca_refused_total",
 			Help: "Issuance requests refused by logsys ca, by environment and reason.",
 		}, []string{"env", "reason"}),
+		lineage: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_ca_lineage_revoked_total",
+			Help: "Certificates logsys ca put on the CRL because one they were renewed from was revoked, by environment.",
+		}, []string{"env"}),
+		torn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_ca_ledger_torn_total",
+			Help: "Torn last records (a crash during their write) removed from the issuance ledger at start, by environment.",
+		}, []string{"env"}),
 	}
-	for _, c := range []prometheus.Collector{m.issued, m.refused} {
+	for _, c := range []prometheus.Collector{m.issued, m.refused, m.lineage, m.torn} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -45,5 +55,17 @@ func (m *metrics) issue(env, name, method string) {
 func (m *metrics) refuse(env, reason string) {
 	if m != nil {
 		m.refused.WithLabelValues(env, reason).Inc()
+	}
+}
+
+func (m *metrics) lineageRevoked(env string, n int) {
+	if m != nil {
+		m.lineage.WithLabelValues(env).Add(float64(n))
+	}
+}
+
+func (m *metrics) tornLedger(env string) {
+	if m != nil {
+		m.torn.WithLabelValues(env).Inc()
 	}
 }

@@ -121,6 +121,12 @@ type Server struct {
 	lastErr string     // last reload error logged, to log each once
 	st      atomic.Pointer[envState]
 	serving atomic.Pointer[serving]
+
+	ledger *Ledger
+	// issueMu orders the recording of a certificate (record) against the
+	// adoption of a new state (adopt): a certificate renewed from a
+	// revoked lineage is either refused or found by the next adoption.
+	issueMu sync.Mutex
 }
 
 // New loads the environment from the PKI directory and prepares the CA's
@@ -134,6 +140,20 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("ca metrics: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "ca", "env", cfg.Env), m: m}
+	lg, rep, err := OpenLedger(cfg.Dir, cfg.Env)
+	if err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	s.ledger = lg
+	if rep.Torn > 0 {
+		s.m.tornLedger(cfg.Env)
+		s.log.Warn("ledger: removed a torn last record (a crash interrupted its write; its certificate was never returned)",
+			"path", rep.Path, "bytes", rep.Torn)
+	}
+	if rep.Skipped > 0 {
+		s.log.Warn("ledger: skipped records of kinds this version does not know", "path", rep.Path, "records", rep.Skipped)
+	}
+	s.log.Info("ledger loaded", "path", rep.Path, "records", rep.Records)
 	if _, err := s.reload(cfg.Now()); err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
 	}
@@ -155,7 +175,7 @@ func (s *Server) Reload() error {
 func (s *Server) reload(now time.Time) (*envState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st, err := loadState(s.cfg.Dir, s.cfg.Env, now, s.cfg.PublishDelay)
+	st, err := s.load(now)
 	if err != nil {
 		if msg := err.Error(); msg != s.lastErr {
 			s.lastErr = msg
@@ -167,7 +187,7 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 	if old := s.st.Load(); old != nil && old.same(st) {
 		return old, nil // unchanged: keep the derived TLS configuration (and its ticket keys)
 	}
-	old := s.st.Swap(st)
+	st, old := s.adopt(st, now)
 	switch {
 	case old == nil:
 		s.log.Info("ca loaded", "intermediate", st.cur.Cert().Subject.CommonName, "signing_with", serialOf(st.signer.Cert()),
@@ -180,6 +200,10 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 		s.log.Info("leaves are now signed by another intermediate", "serial", serialOf(st.signer.Cert()))
 	}
 	return st, nil
+}
+
+func (s *Server) load(now time.Time) (*envState, error) {
+	return loadState(s.cfg.Dir, s.cfg.Env, now, s.cfg.PublishDelay)
 }
 
 // Run listens on cfg.Addr and serves until ctx ends.
@@ -232,8 +256,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Handler returns the API (see the package documentation).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST "+PathBootstrap, func(w http.ResponseWriter, r *http.Request) { s.issue(w, r, MethodBootstrap) })
-	mux.HandleFunc("POST "+PathRenew, func(w http.ResponseWriter, r *http.Request) { s.issue(w, r, MethodRenew) })
+	mux.HandleFunc("POST "+PathBootstrap, s.handleIssue(MethodBootstrap))
+	mux.HandleFunc("POST "+PathRenew, s.handleIssue(MethodRenew))
 	mux.HandleFunc("GET "+PathTrust, s.trust)
 	return mux
 }

@@ -6,9 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
-	"math/big"
 	"slices"
 	"time"
 
@@ -91,6 +89,5 @@ func (s *Server) serverTLS(st *envState, cert tls.Certificate) *tls.Config {
 	}
 }
 
-func serialOf(c *x509.Certificate) string { return serialHex(c.SerialNumber) }
-
-func serialHex(n *big.Int) string { return hex.EncodeToString(n.Bytes()) }
+// serialOf prints a serial as pki inspect and the ledger do.
+func serialOf(c *x509.Certificate) string { return pki.FormatSerial(c.SerialNumber) }

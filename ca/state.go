@@ -30,6 +30,9 @@ type envState struct {
 	crls        []*x509.RevocationList
 	crlPEM      []byte
 	pool        *x509.CertPool // the env's intermediates: client trust anchors
+	// tainted maps every certificate of the ledger that was renewed,
+	// directly or not, from a serial on crls to that serial (Server.adopt).
+	tainted map[string]string
 }
 
 // loadState reads the environment env of the PKI directory dir. Every
@@ -151,6 +154,27 @@ func (s *envState) revoked(serial *big.Int) bool {
 		}
 	}
 	return false
+}
+
+// crlSerials lists the serials on the environment's CRLs.
+func (s *envState) crlSerials() []string {
+	var out []string
+	for _, crl := range s.crls {
+		for _, e := range crl.RevokedCertificateEntries {
+			out = append(out, pki.FormatSerial(e.SerialNumber))
+		}
+	}
+	return out
+}
+
+// revokedLineage reports whether the certificate of serial is on a CRL or
+// descends from one that is, and names the revoked serial.
+func (s *envState) revokedLineage(serial *big.Int) (string, bool) {
+	if s.revoked(serial) {
+		return pki.FormatSerial(serial), true
+	}
+	root, ok := s.tainted[pki.FormatSerial(serial)]
+	return root, ok
 }
 
 // intermediate returns our intermediate that signed c, or nil.

@@ -113,31 +113,16 @@ func tokenEnv(tok string) (string, bool) {
 	return parts[1], true
 }
 
-// refusal is a request refused for a reason that is logged, counted (the
-// `reason` label) and returned to the client.
-type refusal struct {
-	reason string
-	status int
-	err    error
-}
-
-func (r *refusal) Error() string { return r.reason + ": " + r.err.Error() }
-func (r *refusal) Unwrap() error { return r.err }
-
-func refuse(status int, reason string, format string, args ...any) *refusal {
-	return &refusal{reason: reason, status: status, err: fmt.Errorf(format, args...)}
-}
-
 // consumeToken spends tok for env: it must be well formed, bound to env,
 // unused and unexpired. The record is claimed before the expiry check, so
 // any presented token is spent by its first use.
 func consumeToken(dir, env, tok string, now time.Time) (TokenRecord, error) {
 	tokEnv, ok := tokenEnv(tok)
 	if !ok {
-		return TokenRecord{}, refuse(401, "token_malformed", "token is not a logsys bootstrap token")
+		return TokenRecord{}, refuse(ReasonTokenMalformed, "token is not a logsys bootstrap token")
 	}
 	if tokEnv != env {
-		return TokenRecord{}, refuse(403, "wrong_env", "token is for env %s, this CA serves %s", tokEnv, env)
+		return TokenRecord{}, refuse(ReasonWrongEnv, "token is for env %s, this CA serves %s", tokEnv, env)
 	}
 	pending, used := tokenDirs(dir, env)
 	name := tokenHash(tok) + ".json"
@@ -147,9 +132,9 @@ func consumeToken(dir, env, tok string, now time.Time) (TokenRecord, error) {
 	err := os.Rename(filepath.Join(pending, name), filepath.Join(used, name))
 	if errors.Is(err, fs.ErrNotExist) {
 		if _, serr := os.Stat(filepath.Join(used, name)); serr == nil {
-			return TokenRecord{}, refuse(401, "token_used", "token was already used")
+			return TokenRecord{}, refuse(ReasonTokenUsed, "token was already used")
 		}
-		return TokenRecord{}, refuse(401, "token_unknown", "token is unknown")
+		return TokenRecord{}, refuse(ReasonTokenUnknown, "token is unknown")
 	}
 	if err != nil {
 		return TokenRecord{}, fmt.Errorf("token store: claim: %w", err)
@@ -168,11 +153,11 @@ func consumeToken(dir, env, tok string, now time.Time) (TokenRecord, error) {
 	}
 	switch {
 	case rec.Env != env:
-		return TokenRecord{}, refuse(403, "wrong_env", "token is bound to env %s, this CA serves %s", rec.Env, env)
+		return TokenRecord{}, refuse(ReasonWrongEnv, "token is bound to env %s, this CA serves %s", rec.Env, env)
 	case !now.Before(rec.Expires):
-		return TokenRecord{}, refuse(401, "token_expired", "token expired at %s", rec.Expires.Format(time.RFC3339))
+		return TokenRecord{}, refuse(ReasonTokenExpired, "token expired at %s", rec.Expires.Format(time.RFC3339))
 	case spiffeid.ValidateWorkloadName(rec.Name) != nil:
-		return TokenRecord{}, refuse(403, "identity", "token names %q, which cannot be issued", rec.Name)
+		return TokenRecord{}, refuse(ReasonIdentity, "token names %q, which cannot be issued", rec.Name)
 	}
 	return rec, nil
 }

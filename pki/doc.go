@@ -2,9 +2,10 @@
 // (one root, one intermediate per environment), leaf issuance, revocation
 // through CRLs, keystore export (PEM, PKCS#12, JKS) and renewal decisions.
 // It is the only leaf signer (Issuer.SignLeaf, also used by the online CA
-// of package ca), the only atomic file writer (WriteFile, Stage, Commit)
-// and the only table of file paths (Layout). Nothing inside a PKI
-// directory is followed through a symbolic link.
+// of package ca), the only file writer (atomic replacement with WriteFile,
+// Stage, Commit; durable appends with AppendLine) and the only table of
+// file paths (Layout). Nothing inside a PKI directory is followed through
+// a symbolic link.
 //
 // Time is always an input: every operation takes a clock (Now) so expiry
 // edges can be tested exactly.
@@ -25,6 +26,8 @@
 //	DIR/<env>/<name>/keystore.p12|jks key with full chain
 //	DIR/<env>/<name>/truststore.p12|jks the environment's intermediate(s) only, never the root
 //	DIR/<env>/<name>/store.pass       random password of the four stores
+//	DIR/<env>/ledger.jsonl            what the online CA (package ca) issued, appended
+//	DIR/<env>/tokens/pending|used/    bootstrap token records of the online CA
 //
 // Trust consumers load bundle.pem when it exists and ca-chain.pem otherwise
 // (Layout.TrustFile).

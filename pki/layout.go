@@ -128,6 +128,10 @@ func (l Layout) TokensUsed(env string) string {
 	return filepath.Join(l.EnvDir(env), "tokens", "used")
 }
 
+// Ledger is the issuance ledger of env's online CA: one JSON record per
+// line, appended with AppendLine (see package ca).
+func (l Layout) Ledger(env string) string { return filepath.Join(l.EnvDir(env), "ledger.jsonl") }
+
 // rel returns path relative to the PKI directory for reports.
 func (l Layout) rel(path string) string {
 	if r, err := filepath.Rel(l.Dir, path); err == nil {
