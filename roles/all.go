@@ -91,9 +91,10 @@ func NewAll(ctx context.Context, cfg AllConfig) (a *All, err error) {
 	}
 	cfg = cfg.resolve()
 	a = &All{cfg: cfg, log: logger(cfg.Logger, "all")}
+	started := a // a is nil once an error is returned
 	defer func() {
 		if err != nil {
-			a.Close()
+			started.Close()
 		}
 	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
