@@ -129,6 +129,10 @@ func NewAll(ctx context.Context, cfg AllConfig) (a *All, err error) {
 	if a.consumer, err = NewConsumer(ctx, cfg.Consumer); err != nil {
 		return nil, err
 	}
+	// The broker's authorization refusals are served with the consumer's metrics.
+	if err := a.consumer.metrics.reg.Register(a.broker.Collector()); err != nil {
+		return nil, fmt.Errorf("all: broker metrics: %w", err)
+	}
 	if a.gateway, err = NewGateway(ctx, cfg.Gateway); err != nil {
 		return nil, err
 	}
