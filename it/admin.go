@@ -9,6 +9,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"logsys/kafkaacl"
 )
 
 // Partitions of each pipeline topic.
@@ -25,25 +28,27 @@ func (c Cluster) NewClient(name string, opts ...kgo.Opt) (*kgo.Client, error) {
 	return kgo.NewClient(append(base, opts...)...)
 }
 
-// Grants lists the ACLs of the pipeline: the producer writes events, the
-// consumer reads them in its group and writes dead letters. Nothing else
-// is allowed to anyone but the super user (the brokers' identity).
+// Grants are kafkaacl.Grants as kadm builders: the producer writes
+// events, the consumer reads them in its group and writes dead letters.
+// Nothing else is allowed to anyone but the super user (the brokers'
+// identity).
 func Grants() []*kadm.ACLBuilder {
-	lit := kadm.ACLPatternLiteral
-	return []*kadm.ACLBuilder{
-		kadm.NewACLs().Allow("User:producer").Topics(TopicEvents).
-			Operations(kadm.OpWrite, kadm.OpDescribe).ResourcePatternType(lit),
-		kadm.NewACLs().Allow("User:producer").Clusters().
-			Operations(kadm.OpIdempotentWrite).ResourcePatternType(lit),
-		kadm.NewACLs().Allow("User:consumer").Topics(TopicEvents).
-			Operations(kadm.OpRead, kadm.OpDescribe).ResourcePatternType(lit),
-		kadm.NewACLs().Allow("User:consumer").Groups(Group).
-			Operations(kadm.OpRead, kadm.OpDescribe).ResourcePatternType(lit),
-		kadm.NewACLs().Allow("User:consumer").Topics(TopicDLQ).
-			Operations(kadm.OpWrite, kadm.OpDescribe).ResourcePatternType(lit),
-		kadm.NewACLs().Allow("User:consumer").Clusters().
-			Operations(kadm.OpIdempotentWrite).ResourcePatternType(lit),
+	var bs []*kadm.ACLBuilder
+	for _, g := range kafkaacl.Grants() {
+		b := kadm.NewACLs().Allow(g.Principal).Operations(g.Op).ResourcePatternType(kadm.ACLPatternLiteral)
+		switch g.Resource {
+		case kmsg.ACLResourceTypeTopic:
+			b = b.Topics(g.Name)
+		case kmsg.ACLResourceTypeGroup:
+			b = b.Groups(g.Name)
+		case kmsg.ACLResourceTypeCluster:
+			b = b.Clusters()
+		default:
+			panic(fmt.Sprintf("kafkaacl grant on an unknown resource type: %v", g))
+		}
+		bs = append(bs, b)
 	}
+	return bs
 }
 
 // Setup creates the pipeline's topics (replication factor rf) and ACLs

@@ -10,17 +10,19 @@ import (
 	"strconv"
 	"strings"
 
+	"logsys/kafkaacl"
 	"logsys/tlsx"
 )
 
-// Names of the pipeline's Kafka resources and identities.
+// Names of the pipeline's Kafka resources and identities (kafkaacl owns
+// them).
 const (
-	TopicEvents = "log-events"
-	TopicDLQ    = "log-events.dlq"
-	Group       = "log-consumer-group"
+	TopicEvents = kafkaacl.TopicEvents
+	TopicDLQ    = kafkaacl.TopicDLQ
+	Group       = kafkaacl.Group
 
 	// Broker is the brokers' identity and the cluster's super user.
-	Broker = "kafka"
+	Broker = kafkaacl.SuperUser
 	// TrustDomain is the SPIFFE trust domain of `logsys pki init`'s default.
 	TrustDomain = "logsys.local"
 )

@@ -3,8 +3,13 @@ package it
 import (
 	"bufio"
 	"os"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"logsys/kafkaacl"
 )
 
 // TestClusterFromEnv runs without Kafka: it reads what it/kafka.sh prints.
@@ -91,5 +96,59 @@ func TestBrokerConfigSecurity(t *testing.T) {
 	}
 	if rules := props["ssl.principal.mapping.rules"]; strings.Contains(rules, "DEFAULT") || !strings.Contains(rules, "O=logsys$") {
 		t.Errorf("ssl.principal.mapping.rules = %q: want an anchored rule for O=logsys and no DEFAULT fallback", rules)
+	}
+}
+
+// TestComposeGrants: compose.yaml's kafka-init job creates exactly
+// kafkaacl.Grants (the grants it/ creates and the embedded broker
+// enforces), so the three brokers of the project share one rule set.
+func TestComposeGrants(t *testing.T) {
+	b, err := os.ReadFile("../compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 || f[0] != "acl" || !strings.HasPrefix(f[1], "User:") {
+			continue
+		}
+		principal, args := f[1], f[2:]
+		var ops []kmsg.ACLOperation
+		var rt kmsg.ACLResourceType
+		var name string
+		for i := 0; i < len(args); i++ {
+			switch args[i] {
+			case "--operation":
+				i++
+				op, err := kmsg.ParseACLOperation(args[i])
+				if err != nil {
+					t.Fatalf("compose.yaml: %q: %v", line, err)
+				}
+				ops = append(ops, op)
+			case "--topic", "--group":
+				rt, name = kmsg.ACLResourceTypeTopic, args[i+1]
+				if args[i] == "--group" {
+					rt = kmsg.ACLResourceTypeGroup
+				}
+				i++
+			case "--cluster":
+				rt, name = kmsg.ACLResourceTypeCluster, kafkaacl.ClusterName
+			default:
+				t.Fatalf("compose.yaml: %q: unknown argument %q", line, args[i])
+			}
+		}
+		for _, op := range ops {
+			got = append(got, kafkaacl.Grant{Principal: principal, Resource: rt, Name: name, Op: op}.String())
+		}
+	}
+	var want []string
+	for _, g := range kafkaacl.Grants() {
+		want = append(want, g.String())
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("compose.yaml kafka-init grants:\n  %s\nkafkaacl.Grants:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }

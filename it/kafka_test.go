@@ -6,8 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"logsys/internal/aclmatrix"
 )
 
 // TestProduceConsume sends events as the producer and reads them back as
@@ -94,81 +95,20 @@ func TestHandshakeRefusals(t *testing.T) {
 	}
 }
 
-// TestACLs: each identity may do exactly its part of the pipeline.
-func TestACLs(t *testing.T) {
+// TestACLMatrix: the real Kafka allows and refuses exactly what the
+// matrix says, the same matrix roles' TestBrokerACLMatrix holds the
+// embedded broker to. Every identity dials with the product's mutual-TLS
+// dialer and its `logsys pki` certificate.
+func TestACLMatrix(t *testing.T) {
 	c := cluster(t)
-	id := runID()
-
-	produce := func(t *testing.T, name, topic string) error {
-		cl := client(t, c, name, kgo.RecordDeliveryTimeout(20*time.Second))
-		return cl.ProduceSync(timeout(t, 30*time.Second), &kgo.Record{Topic: topic, Key: []byte(id), Value: []byte("acl")}).FirstErr()
-	}
-	// fetch reads partition 0 from the start without a group.
-	fetch := func(t *testing.T, name, topic string) error {
-		cl := client(t, c, name, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}))
-		ctx := timeout(t, 30*time.Second)
-		for {
-			fs := cl.PollFetches(ctx)
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("no records nor error: %w", err)
+	aclmatrix.Check(t, aclmatrix.Target{
+		Name: fmt.Sprintf("Apache Kafka (%d node(s), it/kafka.sh)", c.Nodes), Seeds: c.Brokers,
+		Dial: func(id string) (aclmatrix.DialFunc, error) {
+			d, err := Dialer(c.PKI, c.Env, id)
+			if err != nil {
+				return nil, err
 			}
-			if errs := fs.Errors(); len(errs) > 0 {
-				return errs[0].Err
-			}
-			if fs.NumRecords() > 0 {
-				return nil
-			}
-		}
-	}
-	describeGroup := func(t *testing.T, name, group string) error {
-		_, err := kadm.NewClient(client(t, c, name)).FetchOffsets(timeout(t, 30*time.Second), group)
-		return err
-	}
-	createTopic := func(t *testing.T, name, _ string) error {
-		_, err := kadm.NewClient(client(t, c, name)).CreateTopic(timeout(t, 30*time.Second), 1, 1, nil, "it-forbidden-"+id)
-		return err
-	}
-	// Partition 0 of both topics must hold a record for the read checks.
-	for _, r := range []struct{ name, topic string }{{"producer", TopicEvents}, {"consumer", TopicDLQ}} {
-		cl := client(t, c, r.name, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-		rec := &kgo.Record{Topic: r.topic, Partition: 0, Value: []byte("seed")}
-		if err := cl.ProduceSync(timeout(t, 30*time.Second), rec).FirstErr(); err != nil {
-			t.Fatalf("seed %s as %s: %v", r.topic, r.name, err)
-		}
-	}
-
-	tests := []struct {
-		who, action, target string
-		do                  func(t *testing.T, name, target string) error
-		allowed             bool
-	}{
-		{"producer", "write", TopicEvents, produce, true},
-		{"producer", "read", TopicEvents, fetch, false},
-		{"producer", "write", TopicDLQ, produce, false},
-		{"producer", "use group", Group, describeGroup, false},
-		{"producer", "create topic", "", createTopic, false},
-		{"consumer", "read", TopicEvents, fetch, true},
-		{"consumer", "use group", Group, describeGroup, true},
-		{"consumer", "write", TopicDLQ, produce, true},
-		{"consumer", "write", TopicEvents, produce, false},
-		{"consumer", "read", TopicDLQ, fetch, false},
-		{"consumer", "use group", "other-group", describeGroup, false},
-		{"consumer", "create topic", "", createTopic, false},
-		{"client", "write", TopicEvents, produce, false},
-		{"client", "read", TopicEvents, fetch, false},
-		{"gateway", "write", TopicEvents, produce, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.who+" "+tt.action+" "+tt.target, func(t *testing.T) {
-			err := tt.do(t, tt.who, tt.target)
-			switch {
-			case tt.allowed && err != nil:
-				t.Fatalf("want allowed, got %v", err)
-			case !tt.allowed && !isDenied(err):
-				t.Fatalf("want an authorization error, got %v", err)
-			case !tt.allowed:
-				t.Logf("denied as expected: %v", err)
-			}
-		})
-	}
+			return d.DialContext, nil
+		},
+	})
 }

@@ -83,6 +83,10 @@ func (a *All) start(ctx context.Context, cfg AllConfig) error {
 	if a.consumer, err = NewConsumer(ctx, cfg.Consumer); err != nil {
 		return err
 	}
+	// The broker's authorization refusals are served with the consumer's metrics.
+	if err := a.consumer.metrics.reg.Register(a.broker.Collector()); err != nil {
+		return fmt.Errorf("all: broker metrics: %w", err)
+	}
 	if a.gateway, err = NewGateway(ctx, cfg.Gateway); err != nil {
 		return err
 	}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"slices"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"logsys/internal/cfgerr"
@@ -24,7 +27,9 @@ type BrokerConfig struct {
 	DataDir    string   `mapstructure:"-"`
 	Partitions int32    `mapstructure:"partitions"`
 	Topics     []string `mapstructure:"topics"`
-	// Clients are the identity names that may connect.
+	// Clients are the identity names that may connect. Each connection
+	// is the Kafka principal User:<name> and may do only what
+	// kafkaacl.Grants allow that principal (docs/security.md).
 	Clients []string `mapstructure:"clients"`
 	// SyncWrites fsyncs every produced batch before acknowledging it. Off
 	// by default, like Kafka (log.flush.interval.messages): acknowledged
@@ -57,14 +62,21 @@ func (c BrokerConfig) Validate() error {
 	if len(c.Clients) == 0 {
 		errs = append(errs, errors.New("clients: must name at least one identity"))
 	}
+	if slices.Contains(c.Clients, c.Identity.Name) {
+		errs = append(errs, fmt.Errorf("clients: %q is the broker's own identity, its super user, and may not connect", c.Identity.Name))
+	}
 	return errors.Join(errs...)
 }
 
 // Broker is the embedded broker (franz-go's kfake) behind mutual TLS:
-// only the configured identities of the environment may connect.
+// only the configured identities of the environment may connect, and
+// each may do only what kafkaacl.Grants allow it (deny by default, the
+// same rules as the real cluster; see broker_acl.go).
 type Broker struct {
 	cfg     BrokerConfig
 	tls     *tlsSetup
+	ln      *principalListener
+	denials *denials
 	cluster *kfake.Cluster
 	log     *slog.Logger
 }
@@ -80,6 +92,11 @@ func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if b.tls, err = newTLS(ctx, cfg.Identity, nil, b.log); err != nil {
 		return nil, err
 	}
+	secret, err := newBrokerSecret()
+	if err != nil {
+		return nil, err
+	}
+	b.denials = newDenials(b.log)
 	listen := func(network, addr string) (net.Listener, error) {
 		ln, err := net.Listen(network, addr)
 		if err != nil {
@@ -90,7 +107,8 @@ func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 			ln.Close()
 			return nil, err
 		}
-		return tl, nil
+		b.ln = newPrincipalListener(tl, secret, cfg.Identity.Name, b.denials, b.log)
+		return b.ln, nil
 	}
 	opts := []kfake.Opt{
 		kfake.NumBrokers(1),
@@ -98,7 +116,14 @@ func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 		kfake.ListenFn(listen),
 		kfake.SeedTopics(cfg.Partitions, cfg.Topics...),
 	}
+	opts = append(opts, aclOpts(cfg.Clients, cfg.Identity.Name, secret)...)
 	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("broker: create data dir: %w", err)
+		}
+		if err := removeCredentials(cfg.DataDir); err != nil {
+			return nil, err
+		}
 		opts = append(opts, kfake.DataDir(cfg.DataDir))
 		if cfg.SyncWrites {
 			opts = append(opts, kfake.SyncWrites())
@@ -106,6 +131,15 @@ func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	}
 	if b.cluster, err = kfake.NewCluster(opts...); err != nil {
 		return nil, fmt.Errorf("start embedded broker on port %d (all.broker.port): %w", cfg.Port, err)
+	}
+	for _, t := range cfg.Topics {
+		if ti := b.cluster.TopicInfo(t); ti != nil {
+			b.denials.topics[ti.TopicID] = t
+		}
+	}
+	if err := errors.Join(removeCredentials(cfg.DataDir), b.reconcileACLs(context.Background())); err != nil {
+		b.Close()
+		return nil, err
 	}
 	return b, nil
 }
@@ -120,8 +154,12 @@ func (b *Broker) Port() int {
 	return n
 }
 
+// Collector is logsys_broker_authorization_denied_total, for the
+// registry of whichever role serves the process's metrics.
+func (b *Broker) Collector() prometheus.Collector { return b.denials.counter }
+
 // Close stops the broker, flushing its data to disk.
 func (b *Broker) Close() error {
 	b.cluster.Close()
-	return nil
+	return removeCredentials(b.cfg.DataDir)
 }

@@ -59,7 +59,7 @@ func TestClientIDsAreScopedBySender(t *testing.T) {
 
 	// All four share a key, hence a partition: once the last is
 	// dead-lettered, the others have been handled.
-	dlq := kafkaClient(t, p, "consumer", kgo.ConsumeTopics("log-events.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	dlq := superClient(t, p.broker, kgo.ConsumeTopics("log-events.dlq"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	var dead []*kgo.Record
 	deadline := time.Now().Add(15 * time.Second)
 	for len(dead) == 0 && time.Now().Before(deadline) {
