@@ -18,7 +18,7 @@ import (
 // checkPrometheus waits, bounded, until Prometheus (run with
 // deploy/prometheus/prometheus.yml) reports up == 1 for every job of that
 // file, and has loaded every alert rule of alerts.yml with no error.
-func (h *harness) checkPrometheus() error {
+func (h *harness) checkPrometheus(ctx context.Context) error {
 	dir := filepath.Join(h.repo, "deploy", "prometheus")
 	var conf struct {
 		ScrapeConfigs []struct {
@@ -74,15 +74,42 @@ func (h *harness) checkPrometheus() error {
 		} else {
 			last = err.Error()
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if time.Now().After(deadline) {
-			targets, _ := promGet(api + "targets")
-			return fmt.Errorf("prometheus after %s: %s\ntargets: %s", bound, last, targets)
+			return fmt.Errorf("prometheus after %s: %s\n%s", bound, last, promTargets(api))
 		}
 		if time.Now().After(next) {
 			h.step("prometheus: waiting (%s)", last)
 			next = time.Now().Add(10 * time.Second)
 		}
 	}
+}
+
+// promTargets describes every active target: its health and last error.
+func promTargets(api string) string {
+	body, err := promGet(api + "targets")
+	if err != nil {
+		return err.Error()
+	}
+	var r struct {
+		Data struct {
+			ActiveTargets []struct {
+				ScrapeURL string `json:"scrapeUrl"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"activeTargets"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Sprintf("targets: %v: %s", err, body)
+	}
+	var b strings.Builder
+	for _, t := range r.Data.ActiveTargets {
+		fmt.Fprintf(&b, "  %s: %s %s\n", t.ScrapeURL, t.Health, t.LastError)
+	}
+	return b.String()
 }
 
 // promUp returns the value of `up` per job.

@@ -378,7 +378,11 @@ func (h *harness) stopAll(grace time.Duration) {
 	wg.Wait()
 	if h.t.Failed() {
 		for _, p := range procs {
-			h.t.Logf("%s (%v):\n%s", p.s.name, p.s.argv(), p.tail())
+			argv := strings.Join(p.s.argv(), " ")
+			if len(argv) > 300 {
+				argv = argv[:300] + "..."
+			}
+			h.t.Logf("%s (%s):\n%s", p.s.name, argv, p.tail())
 		}
 	}
 }
