@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `just it`: the test suite against real services. Creates a PKI under
-# .cache/it-pki, starts PostgreSQL (.ci/postgres.sh) and Apache Kafka
-# (it/kafka.sh), runs the tests with CI semantics (a missing service
-# fails), and stops both services again.
+# .cache/it-pki with compose's pki command, starts PostgreSQL
+# (.ci/postgres.sh) and Apache Kafka (it/kafka.sh), gets the Prometheus
+# server (.ci/promtool.sh server) and, as root, compose's service names
+# (it/compose-hosts.sh), runs the tests with CI semantics (a missing
+# service fails), and stops both services again.
 #
 #   it/run.sh                  every package (go test -race -p 1 ./...)
 #   it/run.sh ./it/... -run X  only what is given
@@ -16,7 +18,16 @@ export CI="${CI:-true}"
 
 pki="${LOGSYS_IT_PKI:-$PWD/.cache/it-pki}"
 rm -rf "$pki"
-go run . pki init --pki-dir "$pki" --envs dev,staging >/dev/null
+# compose.yaml's pki command (see .ci/services.sh).
+go run . pki init --pki-dir "$pki" --hosts "${LOGSYS_PKI_HOSTS:-localhost}" >/dev/null
+skip=()
+if [ "$(id -u)" -eq 0 ]; then
+  it/compose-hosts.sh
+else
+  echo "it/run.sh: not root: TestCompose (runs compose's services as their images' users) is skipped" >&2
+  skip=(-skip '^TestCompose$')
+fi
+eval "$(bash .ci/promtool.sh server)"
 
 cleanup() {
   [ "${LOGSYS_IT_KEEP:-}" = 1 ] && return
@@ -31,4 +42,4 @@ eval "$(it/kafka.sh start "$pki")"
 export LOGSYS_TEST_PKI="$pki"
 
 if [ $# -eq 0 ]; then set -- ./...; fi
-go test -race -count=1 -p 1 -timeout 25m "$@"
+go test -race -count=1 -p 1 -timeout 25m "$@" "${skip[@]}"

@@ -240,7 +240,8 @@ const referenceIntro = "# Configuration reference\n\n" +
 	"## Strictness\n\n" +
 	"Nothing starts, and no port is opened, when the configuration is refused. The command exits non-zero and names " +
 	"every refused key with where it was set (the file, the variable or the flag):\n\n" +
-	"- a key the tree does not have (`adr:`, `gatway:`), or a value where the tree has a section;\n" +
+	"- a key the tree does not have (`adr:`, `gatway:`, even an empty `gatway: {}`), or a value where the tree has a " +
+	"section (an empty section of the tree, `gateway: {}`, is fine);\n" +
 	"- a value of the wrong type (`addr: 8080` is a number, write `\":8080\"`; `clients: [1]`);\n" +
 	"- a duration without a unit (`shutdown_grace: 15`: write `15s`);\n" +
 	"- an environment variable `LOGSYS_<SECTION>_...` whose section is one of the tree's (`LOG`, `GATEWAY`, `PRODUCER`, " +

@@ -72,7 +72,11 @@ func Load(o Options) (*Loaded, error) {
 		if err := v.ReadInConfig(); err != nil {
 			return nil, fmt.Errorf("read config %s: %w", l.path, err)
 		}
-		errs = append(errs, unknownKeys(v, l.path)...)
+		keyErrs, err := unknownKeys(l.path)
+		if err != nil {
+			return nil, err
+		}
+		errs = append(errs, keyErrs...)
 	}
 	errs = append(errs, unknownEnv(os.Environ())...)
 	flagged, ferrs := bindFlags(v, o.Flags, binds)
@@ -119,37 +123,6 @@ func (l *Loaded) origin(v *viper.Viper, f field, flagged map[string]string) Orig
 		return Origin{Source: SourceFile, Name: l.path}
 	}
 	return Origin{Source: SourceDefault}
-}
-
-// unknownKeys reports every key of the file that is not in the tree (a
-// whole unknown section once), and values given where the tree has a
-// section.
-func unknownKeys(v *viper.Viper, path string) Errors {
-	var errs Errors
-	keys := v.AllKeys()
-	slices.Sort(keys)
-	o := Origin{Source: SourceFile, Name: path}
-	seen := map[string]bool{}
-	for _, k := range keys {
-		if _, ok := byKey[k]; ok {
-			continue
-		}
-		section, _, _ := strings.Cut(k, ".")
-		switch {
-		case !slices.Contains(sections, section):
-			if !seen[section] {
-				seen[section] = true
-				errs = append(errs, &Error{Key: section, Origin: o, Msg: "unknown section" + suggest(section, sections)})
-			}
-		case isPrefix(k):
-			if _, isMap := v.Get(k).(map[string]any); !isMap {
-				errs = append(errs, &Error{Key: k, Origin: o, Msg: "is a section: give its keys, not a value"})
-			}
-		default:
-			errs = append(errs, &Error{Key: k, Origin: o, Msg: "unknown key" + suggest(k, Keys())})
-		}
-	}
-	return errs
 }
 
 // unknownEnv reports LOGSYS_<SECTION>_... variables that name no key.

@@ -173,3 +173,35 @@ func TestAllOwnsItsWiring(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyUnknownSection: an unknown section or sub-section with nothing
+// in it is still an unknown key, in every format; an empty section of the
+// tree is fine.
+func TestEmptyUnknownSection(t *testing.T) {
+	for _, tt := range []struct{ name, text, want string }{
+		{"c.yaml", "gatway: {}\n", "gatway: unknown section; did you mean gateway?"},
+		{"c.yaml", "gatway:\n", "gatway: unknown section; did you mean gateway?"},
+		{"c.yaml", "gateway:\n  tlss: {}\n", "gateway.tlss: unknown key; did you mean gateway.tls?"},
+		{"c.yaml", "gateway:\n  tls:\n    reload: {}\n", "gateway.tls.reload: unknown key"},
+		{"c.json", `{"gatway": {}}`, "gatway: unknown section"},
+		{"c.toml", "[gatway]\n", "gatway: unknown section"},
+		{"c.toml", "[gateway.tlss]\n", "gateway.tlss: unknown key"},
+	} {
+		path := writeFile(t, tt.name, tt.text)
+		_, err := Load(Options{File: path})
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s %q: %v, want %q naming the file", tt.name, tt.text, err, tt.want)
+		}
+	}
+	for _, tt := range []struct{ name, text string }{
+		{"c.yaml", "gateway: {}\n"},
+		{"c.yaml", "gateway:\n"},
+		{"c.yaml", "gateway:\n  tls: {}\n  producer:\n"},
+		{"c.json", `{"gateway": {"tls": {}}}`},
+		{"c.toml", "[gateway.tls]\n"},
+	} {
+		if _, err := Load(Options{File: writeFile(t, tt.name, tt.text)}); err != nil {
+			t.Errorf("%s %q: %v", tt.name, tt.text, err)
+		}
+	}
+}
