@@ -42,7 +42,11 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, method string) {
 			c := r.TLS.PeerCertificates[0]
 			from = append(from, "presented_serial", serialOf(c), "presented_uris", fmt.Sprint(c.URIs))
 		}
-		if spec, err = s.authorizeCert(st, r.TLS, now); err == nil {
+		err = s.crlUsable(st, now) // fail closed: no renewal without a valid CRL
+		if err == nil {
+			spec, err = s.authorizeCert(st, r.TLS, now)
+		}
+		if err == nil {
 			if pub, err = parseCSR([]byte(req.CSR)); err != nil {
 				err = refuse(http.StatusBadRequest, "bad_csr", "%v", err)
 			}

@@ -10,8 +10,9 @@ const (
 
 // metrics are the Server's counters. A nil *metrics records nothing.
 type metrics struct {
-	issued  *prometheus.CounterVec
-	refused *prometheus.CounterVec
+	issued   *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+	rejected *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,8 +28,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logsys_ca_refused_total",
 			Help: "Issuance requests refused by logsys ca, by environment and reason.",
 		}, []string{"env", "reason"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_ca_reload_rejections_total",
+			Help: "Readings of the PKI directory refused by logsys ca, which kept the previous one, by environment and reason: " +
+				"crl (missing, unparseable, unsigned, no number or nextUpdate), crl_stale, crl_number (went backwards or reused), other. " +
+				"Renewals are refused while the reason is a crl one.",
+		}, []string{"env", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.issued, m.refused} {
+	for _, c := range []prometheus.Collector{m.issued, m.refused, m.rejected} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -45,5 +52,20 @@ func (m *metrics) issue(env, name, method string) {
 func (m *metrics) refuse(env, reason string) {
 	if m != nil {
 		m.refused.WithLabelValues(env, reason).Inc()
+	}
+}
+
+// initRejects creates the zero-valued rejection series of env.
+func (m *metrics) initRejects(env string) {
+	if m != nil {
+		for _, r := range allRejects {
+			m.rejected.WithLabelValues(env, r)
+		}
+	}
+}
+
+func (m *metrics) reject(env, reason string) {
+	if m != nil {
+		m.rejected.WithLabelValues(env, reason).Inc()
 	}
 }
