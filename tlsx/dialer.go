@@ -99,11 +99,13 @@ func (d *Dialer) sessions() *sessions {
 // Config returns a client configuration for serverName with the current
 // anchors. Configs from one Dialer share its session cache as long as our
 // certificate stays the same.
-func (d *Dialer) Config(serverName string) *tls.Config {
+func (d *Dialer) Config(serverName string) *tls.Config { return d.config(serverName, d.sessions()) }
+
+func (d *Dialer) config(serverName string, sess *sessions) *tls.Config {
 	c := d.base.Clone()
 	c.RootCAs = d.src.Anchors()
 	c.ServerName = serverName
-	c.ClientSessionCache = d.sessions().cache
+	c.ClientSessionCache = sess.cache
 	return c
 }
 
@@ -121,10 +123,11 @@ func (d *Dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	}
 	raw := &rawConn{Conn: inner}
 	before := d.src.cur.Load()
-	cfg := d.Config(host)
+	sess := d.sessions()
+	cfg := d.config(host, sess)
 	// A resumed session presents the certificate of the handshake that
-	// made it: one from the current cache, made with ours.
-	ours := d.sessions().leaf
+	// made it: one made with the certificate of its cache.
+	ours := sess.leaf
 	cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 		c := d.src.Certificate()
 		ours = c.Leaf
