@@ -62,6 +62,9 @@ func (s *Server) issue(r *http.Request, method string, from *[]any) (*issueRespo
 			*from = append(*from, "presented_serial", serialOf(c), "presented_uris", fmt.Sprint(c.URIs))
 			parent = serialOf(c)
 		}
+		if err := s.crlUsable(st, now); err != nil { // fail closed: no renewal without a valid CRL
+			return nil, err
+		}
 		if spec, err = s.authorizeCert(st, r.TLS, now); err != nil {
 			return nil, err
 		}

@@ -10,10 +10,11 @@ const (
 
 // metrics are the Server's counters. A nil *metrics records nothing.
 type metrics struct {
-	issued  *prometheus.CounterVec
-	refused *prometheus.CounterVec
-	lineage *prometheus.CounterVec
-	torn    *prometheus.CounterVec
+	issued   *prometheus.CounterVec
+	refused  *prometheus.CounterVec
+	lineage  *prometheus.CounterVec
+	torn     *prometheus.CounterVec
+	rejected *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -37,8 +38,14 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "logsys_ca_ledger_torn_total",
 			Help: "Torn last records (a crash during their write) removed from the issuance ledger at start, by environment.",
 		}, []string{"env"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "logsys_ca_reload_rejections_total",
+			Help: "Readings of the PKI directory refused by logsys ca, which kept the previous one, by environment and reason: " +
+				"crl (missing, unparseable, unsigned, no number or nextUpdate), crl_stale, crl_number (went backwards or reused), other. " +
+				"Renewals are refused while the reason is a crl one.",
+		}, []string{"env", "reason"}),
 	}
-	for _, c := range []prometheus.Collector{m.issued, m.refused, m.lineage, m.torn} {
+	for _, c := range []prometheus.Collector{m.issued, m.refused, m.lineage, m.torn, m.rejected} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -67,5 +74,20 @@ func (m *metrics) lineageRevoked(env string, n int) {
 func (m *metrics) tornLedger(env string) {
 	if m != nil {
 		m.torn.WithLabelValues(env).Inc()
+	}
+}
+
+// initRejects creates the zero-valued rejection series of env.
+func (m *metrics) initRejects(env string) {
+	if m != nil {
+		for _, r := range allRejects {
+			m.rejected.WithLabelValues(env, r)
+		}
+	}
+}
+
+func (m *metrics) reject(env, reason string) {
+	if m != nil {
+		m.rejected.WithLabelValues(env, reason).Inc()
 	}
 }

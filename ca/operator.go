@@ -267,7 +267,9 @@ func matchIdentity(id, want string) bool {
 }
 
 // readRevoked returns the serials on env's CRLs, each checked against
-// the intermediate that signed it.
+// the intermediate that signed it. A stale CRL still lists what it
+// revoked, so staleness does not hide it here (the CA and the roles
+// refuse stale CRLs; this only reports).
 func readRevoked(dir, env string) (map[string]bool, error) {
 	l := pki.Layout{Dir: dir}
 	st := &envState{}
@@ -279,9 +281,11 @@ func readRevoked(dir, env string) (map[string]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := st.addCRL(p.crl, certs[0]); err != nil {
+		c, err := readCRL(p.crl, certs[0], time.Time{}, 0)
+		if err != nil {
 			return nil, err
 		}
+		st.crls = append(st.crls, c)
 	}
 	out := map[string]bool{}
 	for _, sn := range st.crlSerials() {

@@ -26,6 +26,7 @@ const (
 	ReasonExpired        Reason = "expired"         // presented certificate expired or not yet valid
 	ReasonUnknownIssuer  Reason = "unknown_issuer"  // presented certificate does not chain to this environment
 	ReasonRevoked        Reason = "revoked"         // presented certificate, or one it was renewed from, is revoked
+	ReasonCRLUnavailable Reason = "crl_unavailable" // no valid, fresh CRL: renewals fail closed until there is one
 	ReasonInternal       Reason = "internal"        // anything else; details only in the log
 )
 
@@ -44,6 +45,7 @@ var refusalStatus = map[Reason]int{
 	ReasonExpired:        http.StatusUnauthorized,
 	ReasonUnknownIssuer:  http.StatusUnauthorized,
 	ReasonRevoked:        http.StatusForbidden,
+	ReasonCRLUnavailable: http.StatusServiceUnavailable,
 	ReasonInternal:       http.StatusInternalServerError,
 }
 

@@ -55,8 +55,13 @@ type Config struct {
 	// Hosts are extra SANs (DNS names or IPs) of the CA's own certificate,
 	// so roles can reach it by those names.
 	Hosts []string `mapstructure:"hosts"`
-	// PollInterval between re-reads of the PKI directory.
+	// PollInterval between re-reads of the PKI directory; each also
+	// re-signs the environment's CRLs that are at half their life.
 	PollInterval time.Duration `mapstructure:"poll_interval"`
+	// CRLGrace is how long past its nextUpdate a CRL still counts
+	// (tlsx.DefaultCRLGrace when zero): a staler one is never loaded, and
+	// renewals are refused while no valid CRL is.
+	CRLGrace time.Duration `mapstructure:"crl_grace"`
 	// MetricsAddr, when set, makes Serve also answer GET /metrics over
 	// plain HTTP on this address.
 	MetricsAddr string       `mapstructure:"metrics_addr"`
@@ -100,6 +105,12 @@ func (c *Config) Validate() error {
 	if c.PollInterval <= 0 {
 		c.PollInterval = DefaultPollInterval
 	}
+	if c.CRLGrace < 0 {
+		return fmt.Errorf("crl_grace: negative %v", c.CRLGrace)
+	}
+	if c.CRLGrace == 0 {
+		c.CRLGrace = tlsx.DefaultCRLGrace
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -119,6 +130,10 @@ type Server struct {
 
 	mu      sync.Mutex // serializes reloads and serving certificate renewals
 	lastErr string     // last reload error logged, to log each once
+	crlHigh map[string]crlMark
+	// crlErr is set while the last reading failed on a CRL: renewals are
+	// refused until a valid one is read.
+	crlErr  atomic.Pointer[error]
 	st      atomic.Pointer[envState]
 	serving atomic.Pointer[serving]
 
@@ -139,7 +154,8 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ca metrics: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "ca", "env", cfg.Env), m: m}
+	s := &Server{cfg: cfg, log: cfg.Logger.With("component", "ca", "env", cfg.Env), m: m, crlHigh: map[string]crlMark{}}
+	m.initRejects(cfg.Env)
 	lg, rep, err := OpenLedger(cfg.Dir, cfg.Env)
 	if err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
@@ -176,14 +192,24 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st, err := s.load(now)
+	if err == nil {
+		err = checkNumbers(st, s.crlHigh)
+	}
 	if err != nil {
+		reason := rejectReason(err)
+		if reason != RejectOther {
+			s.crlErr.Store(&err)
+		}
 		if msg := err.Error(); msg != s.lastErr {
 			s.lastErr = msg
-			s.log.Warn("pki directory unreadable; keeping the previous state", "err", err)
+			s.m.reject(s.cfg.Env, reason)
+			s.log.Warn("pki directory refused; keeping the previous state", "reason", reason, "err", err)
 		}
 		return s.st.Load(), err
 	}
 	s.lastErr = ""
+	s.crlErr.Store(nil)
+	raiseNumbers(st, s.crlHigh)
 	if old := s.st.Load(); old != nil && old.same(st) {
 		return old, nil // unchanged: keep the derived TLS configuration (and its ticket keys)
 	}
@@ -203,7 +229,7 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 }
 
 func (s *Server) load(now time.Time) (*envState, error) {
-	return loadState(s.cfg.Dir, s.cfg.Env, now, s.cfg.PublishDelay)
+	return loadState(s.cfg.Dir, s.cfg.Env, now, s.cfg.PublishDelay, s.cfg.CRLGrace)
 }
 
 // Run listens on cfg.Addr and serves until ctx ends.
@@ -227,6 +253,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	tl.Attach(srv) // connections close at the client's NotAfter and gently at the maximum age
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -240,7 +267,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				cancel()
 				return
 			case <-t.C:
-				_, _ = s.reload(s.cfg.Now()) // logged inside
+				now := s.cfg.Now()
+				if _, err := s.reload(now); err == nil { // logged inside
+					s.resignCRLs(now)
+				}
 			}
 		}
 	}()

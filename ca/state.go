@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io/fs"
 	"math/big"
 	"os"
 	"slices"
@@ -27,7 +25,7 @@ type envState struct {
 	// younger (on disk) than the publication delay, cur otherwise.
 	signer      *pki.Issuer
 	publishedAt time.Time // mtime of ca.pem
-	crls        []*x509.RevocationList
+	crls        []envCRL
 	crlPEM      []byte
 	pool        *x509.CertPool // the env's intermediates: client trust anchors
 	// tainted maps every certificate of the ledger that was renewed,
@@ -37,8 +35,9 @@ type envState struct {
 
 // loadState reads the environment env of the PKI directory dir. Every
 // certificate, key and CRL is checked; any inconsistency (for example a
-// rotation half written) is an error, and the caller keeps its old state.
-func loadState(dir, env string, now time.Time, publishDelay time.Duration) (*envState, error) {
+// rotation half written, a CRL missing or stale beyond grace) is an
+// error, and the caller keeps its old state.
+func loadState(dir, env string, now time.Time, publishDelay, grace time.Duration) (*envState, error) {
 	l := pki.Layout{Dir: dir}
 	m, err := pki.ReadMeta(dir)
 	if err != nil {
@@ -70,12 +69,12 @@ func loadState(dir, env string, now time.Time, publishDelay time.Duration) (*env
 		s.signer = s.prev
 	}
 	s.pool.AddCert(s.cur.Cert())
-	if err := s.addCRL(l.CRLFile(env), s.cur.Cert()); err != nil {
+	if err := s.addCRL(l.CRLFile(env), s.cur, now, grace); err != nil {
 		return nil, err
 	}
 	if s.prev != nil {
 		s.pool.AddCert(s.prev.Cert())
-		if err := s.addCRL(l.PrevCRLFile(env), s.prev.Cert()); err != nil {
+		if err := s.addCRL(l.PrevCRLFile(env), s.prev, now, grace); err != nil {
 			return nil, err
 		}
 	}
@@ -111,29 +110,15 @@ func readAuthority(certPath, keyPath string, root *x509.Certificate, now time.Ti
 	return iss, nil
 }
 
-// addCRL reads the CRL at path (a missing file means nothing is revoked)
-// and checks that issuer signed it.
-func (s *envState) addCRL(path string, issuer *x509.Certificate) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+// addCRL reads and checks the CRL of issuer at path (see readCRL).
+func (s *envState) addCRL(path string, issuer *pki.Issuer, now time.Time, grace time.Duration) error {
+	c, err := readCRL(path, issuer.Cert(), now, grace)
 	if err != nil {
-		return fmt.Errorf("read crl: %w", err)
+		return err
 	}
-	b, _ := pem.Decode(data)
-	if b == nil || b.Type != "X509 CRL" {
-		return fmt.Errorf("%s: no PEM X509 CRL block", path)
-	}
-	crl, err := x509.ParseRevocationList(b.Bytes)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := crl.CheckSignatureFrom(issuer); err != nil {
-		return fmt.Errorf("%s: not signed by %q: %w", path, issuer.Subject.CommonName, err)
-	}
-	s.crls = append(s.crls, crl)
-	s.crlPEM = append(s.crlPEM, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl.Raw})...)
+	c.issuer = issuer
+	s.crls = append(s.crls, c)
+	s.crlPEM = append(s.crlPEM, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: c.crl.Raw})...)
 	return nil
 }
 
@@ -146,8 +131,8 @@ func (s *envState) same(o *envState) bool {
 }
 
 func (s *envState) revoked(serial *big.Int) bool {
-	for _, crl := range s.crls {
-		for _, e := range crl.RevokedCertificateEntries {
+	for _, c := range s.crls {
+		for _, e := range c.crl.RevokedCertificateEntries {
 			if e.SerialNumber.Cmp(serial) == 0 {
 				return true
 			}
@@ -160,7 +145,7 @@ func (s *envState) revoked(serial *big.Int) bool {
 func (s *envState) crlSerials() []string {
 	var out []string
 	for _, crl := range s.crls {
-		for _, e := range crl.RevokedCertificateEntries {
+		for _, e := range crl.crl.RevokedCertificateEntries {
 			out = append(out, pki.FormatSerial(e.SerialNumber))
 		}
 	}

@@ -18,8 +18,10 @@ var documented = []string{
 	"logsys_http_request_duration_seconds_bucket",
 	"logsys_http_requests_total",
 	"logsys_tls_certificate_expiry_seconds",
+	"logsys_tls_crl_next_update_seconds",
 	"logsys_tls_handshake_duration_seconds_bucket",
 	"logsys_tls_handshake_failures_total",
+	"logsys_tls_reload_rejections_total",
 	"logsys_tls_reloads_total",
 }
 

@@ -32,6 +32,8 @@ var source = map[string]string{
 	"logsys_http_request_duration_seconds_bucket":  "gateway and producer: roles/metrics.go instrument()",
 	"logsys_http_requests_total":                   "gateway and producer: roles/metrics.go instrument()",
 	"logsys_tls_certificate_expiry_seconds":        "every role: tlsx/metrics.go expiry collector (Source registered with Metrics)",
+	"logsys_tls_crl_next_update_seconds":           "every role: tlsx/metrics.go crl collector (Source registered with Metrics)",
+	"logsys_tls_reload_rejections_total":           "every role: tlsx/metrics.go addSource (zero series per reject reason)",
 	"logsys_tls_handshake_duration_seconds_bucket": "every role: tlsx Listener/Dialer ObserveHandshake",
 	"logsys_tls_handshake_failures_total":          "every role: tlsx initListener (zero series per reason)",
 	"logsys_tls_reloads_total":                     "every role: tlsx/metrics.go creates it only on the first reload; addSource should create {source, result=success|failure} at 0",

@@ -136,8 +136,15 @@ func removeFiles(r *Report, l Layout, why string, paths ...string) error {
 }
 
 // ensureCRL keeps a fresh CRL of ca at path, re-signing it (same entries,
-// next number) at half its lifetime; fresh marks a just-created CA.
+// next number) at half its lifetime; fresh marks a just-created CA, whose
+// first CRL is created. The CRL of an existing intermediate is never
+// created anew: an empty one would revoke nothing, so its absence is an
+// error (fail closed).
 func ensureCRL(r *Report, l Layout, now time.Time, path string, ca *Issuer, fresh bool) (*x509.RevocationList, error) {
+	if !exists(path) && !fresh {
+		return nil, fileErrf(path, ErrStaleCRL, "missing: an empty crl would un-revoke every certificate of %q; restore the last one "+
+			"(from a backup, or from a running role's or the CA's trust bundle) or start a new intermediate with pki rotate --intermediate", ca.cert.Subject.CommonName)
+	}
 	if !exists(path) {
 		crl, err := writeCRL(l, path, now, ca, nextNumber(nil), nil)
 		if err == nil {

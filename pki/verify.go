@@ -97,7 +97,7 @@ func (e *envCA) verifyLeaf(l Layout, path string, leaf, root *x509.Certificate, 
 	}
 	switch {
 	case crl == nil:
-		return fileErrf(crlPath, ErrStaleCRL, "missing: revocation cannot be checked (run pki init)")
+		return fileErrf(crlPath, ErrStaleCRL, "missing: revocation cannot be checked (restore the last crl; a new empty one would un-revoke everything)")
 	case !now.Before(crl.NextUpdate):
 		return fileErrf(crlPath, ErrStaleCRL, "nextUpdate %s passed (run pki init to re-sign)", crl.NextUpdate.UTC().Format(time.RFC3339))
 	}

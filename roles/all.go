@@ -121,6 +121,9 @@ func (a *All) Run(ctx context.Context) error {
 	brCtx, brStop := context.WithCancel(context.Background())
 	defer func() { gwStop(); prStop(); coStop(); brStop() }()
 	go a.broker.tls.run(brCtx)
+	if a.ca == nil {
+		go keepCRLsFresh(brCtx, a.cfg.Gateway.Identity.PKIDir, a.cfg.Gateway.Identity.Env, a.log)
+	}
 	errs := make([]error, 3)
 	dones := make([]chan struct{}, 3)
 	for i, r := range []struct {

@@ -275,11 +275,12 @@ func (c *principalConn) Write(p []byte) (int, error) {
 	if c.swallow > 0 {
 		return c.swallowSASL(p)
 	}
-	n, err := c.Conn.Write(p)
-	if c.denials != nil && n > 0 {
-		c.observe(p[:n])
+	// Observed before it is sent, so that a refusal is counted (and
+	// logged) by the time the peer reads it.
+	if c.denials != nil && len(p) > 0 {
+		c.observe(p)
 	}
-	return n, err
+	return c.Conn.Write(p)
 }
 
 func (c *principalConn) swallowSASL(p []byte) (int, error) {

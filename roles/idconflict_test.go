@@ -81,31 +81,21 @@ func TestClientIDsAreScopedBySender(t *testing.T) {
 	}
 
 	// The read API shows both senders' records, each with its identity.
-	resp, err := a.Get(p.url("/api/v1/logs?source=idattack"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out struct {
-		Data struct {
-			Count  int              `json:"count"`
-			Events []map[string]any `json:"events"`
-		} `json:"data"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stored := map[string]string{}
-	for _, e := range out.Data.Events {
-		id, _ := e["identity"].(string)
-		msg, _ := e["message"].(string)
-		stored[id] = msg
-	}
+	// The dead letter is written before the rest of its batch is stored:
+	// wait (bounded) until the store holds both senders' records.
 	want := map[string]string{"spiffe://logsys.local/dev/client": "from A", "spiffe://logsys.local/dev/client-b": "from B"}
-	if out.Data.Count != 2 || len(stored) != 2 || stored["spiffe://logsys.local/dev/client"] != want["spiffe://logsys.local/dev/client"] ||
+	var stored map[string]string
+	var count int
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		stored, count = readIDAttack(t, a, p.url("/api/v1/logs?source=idattack"))
+		if count >= 2 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if count != 2 || len(stored) != 2 || stored["spiffe://logsys.local/dev/client"] != want["spiffe://logsys.local/dev/client"] ||
 		stored["spiffe://logsys.local/dev/client-b"] != want["spiffe://logsys.local/dev/client-b"] {
-		t.Fatalf("stored %v (count %d); want %v", stored, out.Data.Count, want)
+		t.Fatalf("stored %v (count %d); want %v", stored, count, want)
 	}
 	reg := p.consumer.metrics.reg
 	conflicts := metricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "id_conflict"})
@@ -135,4 +125,32 @@ func hasSeries(t *testing.T, p *pipeline, name string, want map[string]string) b
 		}
 	}
 	return false
+}
+
+// readIDAttack returns the stored messages of the attack by identity, and
+// how many records the read API returned.
+func readIDAttack(t *testing.T, c *http.Client, url string) (map[string]string, int) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		Data struct {
+			Count  int              `json:"count"`
+			Events []map[string]any `json:"events"`
+		} `json:"data"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]string{}
+	for _, e := range out.Data.Events {
+		id, _ := e["identity"].(string)
+		msg, _ := e["message"].(string)
+		stored[id] = msg
+	}
+	return stored, out.Data.Count
 }

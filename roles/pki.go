@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"logsys/pki"
 )
@@ -25,4 +26,33 @@ func ensurePKI(ctx context.Context, dir, trustDomain string, log *slog.Logger) e
 		}
 	}
 	return nil
+}
+
+// crlRefreshInterval is how often `logsys all` without its CA checks the
+// environment's CRLs; they are re-signed at half of their 7-day life.
+const crlRefreshInterval = time.Hour
+
+// keepCRLsFresh re-signs env's CRLs at half their life until ctx ends, so
+// that a long-running `logsys all` on PKI files never reaches a CRL's
+// nextUpdate (with use_ca the CA does it).
+func keepCRLsFresh(ctx context.Context, dir, env string, log *slog.Logger) {
+	t := time.NewTicker(crlRefreshInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rep, err := pki.RefreshCRLs(ctx, dir, env, time.Now())
+		if err != nil {
+			log.Error("crl not re-signed; roles refuse every peer once it is stale", "dir", dir, "env", env, "err", err)
+			continue
+		}
+		for _, a := range rep.Actions {
+			if a.Op == pki.OpReplaced {
+				log.Info("crl re-signed", "path", a.Path, "reason", a.Reason)
+			}
+		}
+	}
 }

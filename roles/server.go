@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"logsys/tlsx"
 )
 
 // peerName returns the name part of the verified client certificate's
@@ -81,6 +83,9 @@ type servers struct {
 // newServers pairs the role's main server with its liveness listener
 // (none when liveAddr is empty). On error ln is closed.
 func newServers(log *slog.Logger, srv *http.Server, ln net.Listener, liveAddr string, grace time.Duration) (*servers, error) {
+	if tl, ok := ln.(*tlsx.Listener); ok {
+		tl.Attach(srv) // max_conn_age lets requests in flight finish
+	}
 	s := &servers{log: log, main: srv, mainLn: ln, shutdown: grace}
 	if liveAddr != "" {
 		var err error

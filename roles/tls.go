@@ -47,7 +47,7 @@ func newTLS(ctx context.Context, id tlsx.Identity, reg prometheus.Registerer, lo
 	} else {
 		src, err = tlsx.NewSource(tlsx.SourceConfig{
 			Name: id.Name, CertFile: id.CertFile, KeyFile: id.KeyFile, CAFile: id.CAFile,
-			BundleFile: id.BundleFile, CRLFile: id.CRLFile,
+			BundleFile: id.BundleFile, CRLFile: id.CRLFile, CRLGrace: id.CRLGrace,
 			PollInterval: id.ReloadInterval, Logger: log, Metrics: m,
 		})
 		if err != nil {
@@ -88,7 +88,7 @@ func obtainFromCA(ctx context.Context, id tlsx.Identity, reg prometheus.Register
 	if err := r.Ensure(bctx); err != nil {
 		return nil, nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
 	}
-	src, err := r.NewSource(tlsx.SourceConfig{Name: id.Name, Logger: log, Metrics: m})
+	src, err := r.NewSource(tlsx.SourceConfig{Name: id.Name, Logger: log, Metrics: m, CRLGrace: id.CRLGrace})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)
 	}
@@ -116,7 +116,7 @@ func (t *tlsSetup) authorize(names ...string) tlsx.Authorizer {
 }
 
 // listen binds addr for HTTPS (h2 and http/1.1) admitting only names.
-func (t *tlsSetup) listen(addr, name string, names ...string) (net.Listener, error) {
+func (t *tlsSetup) listen(addr, name string, names ...string) (*tlsx.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen on %s (%s.addr): %w", name, addr, name, err)
@@ -128,16 +128,23 @@ func (t *tlsSetup) listen(addr, name string, names ...string) (net.Listener, err
 		ln.Close()
 		return nil, fmt.Errorf("%s: server tls: %w", name, err)
 	}
-	return tlsx.NewListener(ln, cfg, t.m, name, tlsx.WithLogger(t.log)), nil
+	return t.newListener(ln, cfg, name, names), nil
+}
+
+// newListener tracks the listener's connections: closed when a reload no
+// longer admits their peer, at its NotAfter and at max_conn_age.
+func (t *tlsSetup) newListener(ln net.Listener, cfg *tls.Config, name string, names []string) *tlsx.Listener {
+	return tlsx.NewListener(ln, cfg, t.m, name, tlsx.WithLogger(t.log),
+		tlsx.WithPeerChecks(t.src, t.authorize(names...)), tlsx.WithMaxConnAge(t.id.MaxConnAge))
 }
 
 // wrapListener puts mutual TLS in front of an already bound listener.
-func (t *tlsSetup) wrapListener(ln net.Listener, name string, names ...string) (net.Listener, error) {
+func (t *tlsSetup) wrapListener(ln net.Listener, name string, names ...string) (*tlsx.Listener, error) {
 	cfg, err := tlsx.ServerConfig(t.src, t.authorize(names...), t.opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: server tls: %w", name, err)
 	}
-	return tlsx.NewListener(ln, cfg, t.m, name, tlsx.WithLogger(t.log)), nil
+	return t.newListener(ln, cfg, name, names), nil
 }
 
 // dialer returns a dial function that verifies the server's host name and
@@ -171,7 +178,6 @@ func (t *tlsSetup) httpClient(name string, http2 bool, maxConns int, peer string
 		return nil, err
 	}
 	tr := &http.Transport{
-		DialTLSContext:      d.DialContext,
 		ForceAttemptHTTP2:   http2,
 		MaxIdleConns:        maxConns,
 		MaxIdleConnsPerHost: maxConns,
@@ -180,7 +186,7 @@ func (t *tlsSetup) httpClient(name string, http2 bool, maxConns int, peer string
 	if !http2 {
 		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return &http.Client{Transport: tr}, nil
+	return &http.Client{Transport: d.Transport(tr)}, nil
 }
 
 // certView is one certificate in a health answer.
@@ -215,6 +221,8 @@ func (t *tlsSetup) status(now time.Time, threshold time.Duration) ([]certView, [
 		}
 	}
 	_, reasons := tlsx.ExpiryStatus(checked, now, threshold)
+	_, crl := t.src.CRLStatus()
+	reasons = append(reasons, crl...)
 	if t.renewer != nil {
 		if err := t.renewer.Healthy(); err != nil {
 			reasons = append(reasons, "certificate renewal: "+err.Error())

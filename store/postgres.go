@@ -22,7 +22,8 @@ import (
 const migrationLockKey int64 = 0x6c6f6773797300
 
 type pgStore struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	certs *keyPair // nil without a client certificate in the DSN
 }
 
 func openPostgres(ctx context.Context, cfg Config) (Store, error) {
@@ -50,14 +51,18 @@ func connectPostgres(ctx context.Context, cfg Config) (*pgStore, error) {
 	if cfg.MaxConns > 0 {
 		pc.MaxConns = cfg.MaxConns
 	}
-	if err := reloadClientCert(&pc.ConnConfig.Config, cfg.DSN); err != nil {
+	kp, err := reloadClientCert(&pc.ConnConfig.Config, cfg.DSN)
+	if err != nil {
 		return nil, err
+	}
+	if kp != nil {
+		kp.recycle(pc) // connections move to a rotated client certificate
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
 	if err != nil {
 		return nil, fmt.Errorf("connect postgres: %w", redact(err, cfg.DSN))
 	}
-	return &pgStore{pool: pool}, nil
+	return &pgStore{pool: pool, certs: kp}, nil
 }
 
 // migrate applies the pending ones of ms in one transaction holding a

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
-
-	"logsys/spiffeid"
 )
 
 // KeyExchange selects the key-exchange groups offered and accepted.
@@ -100,7 +98,7 @@ func ServerConfig(src *Source, authz Authorizer, opts Options) (*tls.Config, err
 	}
 	tmpl.ClientAuth = tls.RequireAndVerifyClientCert
 	tmpl.Time = src.now
-	tmpl.VerifyConnection = func(cs tls.ConnectionState) error { return src.verifyPeer(cs, authz) }
+	tmpl.VerifyConnection = func(cs tls.ConnectionState) error { return src.verifyPeer(cs, SideServer, authz) }
 
 	type derived struct {
 		mat *material
@@ -120,33 +118,4 @@ func ServerConfig(src *Source, authz Authorizer, opts Options) (*tls.Config, err
 		return c, nil
 	}
 	return outer, nil
-}
-
-// verifyPeer runs after Go has verified the peer's chain against our
-// anchors (and, on clients, the host name): it checks the CRL, that the
-// peer is in our own trust domain and environment, and authz. It runs on
-// resumed handshakes too.
-func (s *Source) verifyPeer(cs tls.ConnectionState, authz Authorizer) error {
-	if len(cs.PeerCertificates) == 0 {
-		return &VerifyError{Reason: ReasonNoCert, Err: errors.New("peer presented no certificate")}
-	}
-	if len(cs.VerifiedChains) == 0 {
-		return &VerifyError{Reason: ReasonUnknownCA, Err: errors.New("peer certificate was not verified")}
-	}
-	leaf := cs.PeerCertificates[0]
-	if s.Revoked(leaf) {
-		return &VerifyError{Reason: ReasonRevoked, Err: fmt.Errorf("peer certificate serial %s is revoked", serialString(leaf.SerialNumber))}
-	}
-	id, err := spiffeid.FromCert(leaf)
-	if err != nil {
-		return &VerifyError{Reason: ReasonUnauthorized, Err: fmt.Errorf("%w: %w", ErrUnauthorized, err)}
-	}
-	own := s.ID()
-	if !id.MemberOf(own.TrustDomain, own.Env) {
-		return &VerifyError{Reason: ReasonUnauthorized, Err: fmt.Errorf("%w: %s is outside our environment %s/%s", ErrUnauthorized, id, own.TrustDomain, own.Env)}
-	}
-	if err := authz(id, cs.VerifiedChains); err != nil {
-		return &VerifyError{Reason: ReasonUnauthorized, Err: err}
-	}
-	return nil
 }

@@ -12,7 +12,7 @@ import (
 
 const failures = "logsys_tls_handshake_failures_total"
 
-func mustServerConfig(t *testing.T, src *tlsx.Source, authz tlsx.Authorizer, opts tlsx.Options) *tls.Config {
+func mustServerConfig(t testing.TB, src *tlsx.Source, authz tlsx.Authorizer, opts tlsx.Options) *tls.Config {
 	t.Helper()
 	cfg, err := tlsx.ServerConfig(src, authz, opts)
 	if err != nil {
@@ -21,7 +21,7 @@ func mustServerConfig(t *testing.T, src *tlsx.Source, authz tlsx.Authorizer, opt
 	return cfg
 }
 
-func mustDialer(t *testing.T, f *fixture, src *tlsx.Source, authz tlsx.Authorizer, opts tlsx.Options, name string) *tlsx.Dialer {
+func mustDialer(t testing.TB, f *fixture, src *tlsx.Source, authz tlsx.Authorizer, opts tlsx.Options, name string) *tlsx.Dialer {
 	t.Helper()
 	d, err := tlsx.NewDialer(src, authz, opts, f.m, name)
 	if err != nil {

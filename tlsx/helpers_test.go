@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"strings"
@@ -23,14 +24,16 @@ const td = testpki.DefaultTrustDomain
 
 // fixture is a dev+staging CA written to disk with a metrics registry.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	ca  *testpki.CA
 	dir string
 	reg *prometheus.Registry
 	m   *tlsx.Metrics
+	// entered and release hold requests for /hold of serveHTTP.
+	entered, release chan struct{}
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ca := testpki.New(t, testpki.Options{Envs: []string{"dev", "staging"}})
 	reg := prometheus.NewRegistry()
@@ -38,7 +41,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, ca: ca, dir: t.TempDir(), reg: reg, m: m}
+	f := &fixture{t: t, ca: ca, dir: t.TempDir(), reg: reg, m: m, entered: make(chan struct{}), release: make(chan struct{})}
 	for _, env := range ca.Envs() {
 		ca.WriteEnv(f.dir, env)
 	}
@@ -218,3 +221,6 @@ func waitMetric(t *testing.T, reg *prometheus.Registry, name string, labels map[
 	}
 	t.Fatalf("%s%v = %v, want %v", name, labels, got, want)
 }
+
+// discardLog silences http.Server's error log (TLS and closed-connection noise).
+func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }

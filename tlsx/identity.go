@@ -47,6 +47,12 @@ type Identity struct {
 	// ExpiryThreshold turns health DOWN when a certificate in use expires
 	// within it.
 	ExpiryThreshold time.Duration `mapstructure:"expiry_threshold"`
+	// MaxConnAge closes every connection of the role's listeners at this
+	// age (drawn in [0.9, 1] of it; HTTP requests in flight finish).
+	MaxConnAge time.Duration `mapstructure:"max_conn_age"`
+	// CRLGrace is how long past its nextUpdate the CRL still counts
+	// (health is DOWN meanwhile); after it every peer is refused.
+	CRLGrace time.Duration `mapstructure:"crl_grace"`
 }
 
 // Defaults of an Identity.
@@ -68,6 +74,8 @@ func DefaultIdentity(name string) Identity {
 		MinTLS:          "1.3",
 		KeyExchange:     "hybrid",
 		ExpiryThreshold: DefaultExpiryThreshold,
+		MaxConnAge:      DefaultMaxConnAge,
+		CRLGrace:        DefaultCRLGrace,
 	}
 }
 
@@ -118,6 +126,12 @@ func (id Identity) Validate() error {
 	}
 	if id.ExpiryThreshold < 0 {
 		errs = append(errs, errors.New("expiry_threshold: must not be negative"))
+	}
+	if id.MaxConnAge <= 0 {
+		errs = append(errs, errors.New("max_conn_age: must be positive"))
+	}
+	if id.CRLGrace <= 0 {
+		errs = append(errs, errors.New("crl_grace: must be positive"))
 	}
 	return errors.Join(errs...)
 }

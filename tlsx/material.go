@@ -25,8 +25,12 @@ type material struct {
 	// anchorCerts are the environment's intermediates; roots are dropped.
 	anchorCerts []*x509.Certificate
 	revoked     map[string]struct{} // big.Int.Text(16) of revoked serials
-	hash        [sha256.Size]byte
-	infos       []CertInfo
+	crls        []crlList
+	// staleAt is when a CRL will be past its nextUpdate by more than the
+	// grace: from then on every peer is refused.
+	staleAt time.Time
+	hash    [sha256.Size]byte
+	infos   []CertInfo
 }
 
 // PEM is one set of TLS material in PEM form, as a Source's files hold
@@ -88,65 +92,69 @@ func (s *Source) origin() origin {
 	return origin{cert: s.cfg.CertFile, key: s.cfg.KeyFile, ca: s.cfg.CAFile, crl: s.cfg.CRLFile}
 }
 
-// crlRequired says whether material without a CRL is refused: always for
-// pushed material, and for files when a CRL file is configured.
-func (s *Source) crlRequired() bool { return s.pushed || s.cfg.CRLFile != "" }
-
 // build validates f as a whole and turns it into material: the key matches
 // the leaf, the leaf carries a SPIFFE ID, is currently valid and chains to
-// the anchors, and every CRL is signed by one of the anchors.
+// the anchors, and the CRLs are signed by the anchors, cover the current
+// intermediate, are fresh (at most crl_grace past nextUpdate) and no CRL
+// number is lower than one this source loaded before. Errors are
+// *RejectError.
 func (s *Source) build(f PEM, now time.Time) (*material, error) {
 	o := s.origin()
 	pair, err := tls.X509KeyPair(f.Cert, f.Key)
 	if err != nil {
-		return nil, fmt.Errorf("load key pair %s, %s: %w", o.cert, o.key, err)
+		return nil, rejectf(RejectKeyPair, fmt.Errorf("load key pair %s, %s: %w", o.cert, o.key, err))
 	}
 	leaf := pair.Leaf
 	if leaf == nil {
 		if leaf, err = x509.ParseCertificate(pair.Certificate[0]); err != nil {
-			return nil, fmt.Errorf("parse leaf %s: %w", o.cert, err)
+			return nil, rejectf(RejectKeyPair, fmt.Errorf("parse leaf %s: %w", o.cert, err))
 		}
 		pair.Leaf = leaf
 	}
 	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
-		return nil, fmt.Errorf("leaf %s: %w", o.cert, err)
+		return nil, rejectf(RejectLeaf, fmt.Errorf("leaf %s: %w", o.cert, err))
 	}
 	if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-		return nil, fmt.Errorf("leaf %s is outside its validity period %s to %s",
-			o.cert, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil, rejectf(RejectLeaf, fmt.Errorf("leaf %s is outside its validity period %s to %s",
+			o.cert, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339)))
 	}
 
+	current, err := parseAnchors(f.CA)
+	if err != nil {
+		return nil, rejectf(RejectTrust, fmt.Errorf("trust bundle %s: %w", o.ca, err))
+	}
 	anchors, err := parseAnchors(append(append([]byte(nil), f.CA...), f.Bundle...))
 	if err != nil {
-		return nil, fmt.Errorf("trust bundle %s: %w", o.ca, err)
+		return nil, rejectf(RejectTrust, fmt.Errorf("trust bundle %s: %w", o.ca, err))
 	}
 	pool := x509.NewCertPool()
 	for _, a := range anchors {
 		pool.AddCert(a)
 	}
-	inter := x509.NewCertPool()
+	var rest []*x509.Certificate
 	for _, der := range pair.Certificate[1:] {
 		if c, err := x509.ParseCertificate(der); err == nil {
-			inter.AddCert(c)
+			rest = append(rest, c)
 		}
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{
-		Roots: pool, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	}); err != nil {
-		return nil, fmt.Errorf("leaf %s does not chain to the trust bundle: %w", o.cert, err)
+	if _, err := verifyChain(pool, leaf, rest, now, x509.ExtKeyUsageAny); err != nil {
+		return nil, rejectf(RejectTrust, fmt.Errorf("leaf %s does not chain to the trust bundle: %w", o.cert, err))
 	}
 
-	revoked, err := parseCRLs(f.CRL, anchors)
-	if err == nil && s.crlRequired() && revoked == nil {
-		err = errors.New("no PEM \"X509 CRL\" block found")
-	}
+	crls, revoked, err := parseCRLs(f.CRL, anchors, current)
 	if err != nil {
+		return nil, rejectf(RejectCRL, fmt.Errorf("crl %s: %w", o.crl, err))
+	}
+	if err := checkFresh(crls, now, s.cfg.CRLGrace); err != nil {
+		return nil, fmt.Errorf("crl %s: %w", o.crl, err)
+	}
+	if err := checkNumbers(crls, s.crlHigh); err != nil {
 		return nil, fmt.Errorf("crl %s: %w", o.crl, err)
 	}
 
-	m := &material{cert: &pair, id: id, anchors: pool, anchorCerts: anchors, revoked: revoked, hash: f.hash()}
+	m := &material{cert: &pair, id: id, anchors: pool, anchorCerts: anchors, revoked: revoked,
+		crls: crls, staleAt: staleAt(crls, s.cfg.CRLGrace), hash: f.hash()}
 	m.infos = append(m.infos, certInfo(s.cfg.Name, KindLeaf, leaf, id.String()))
 	for _, a := range anchors {
 		m.infos = append(m.infos, certInfo(s.cfg.Name, KindAnchor, a, ""))
@@ -190,47 +198,6 @@ func parseAnchors(data []byte) ([]*x509.Certificate, error) {
 
 func isSelfSigned(c *x509.Certificate) bool {
 	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
-}
-
-// parseCRLs parses every PEM CRL in data, checks each is signed by one of
-// the anchors, and returns the union of revoked serials. Serials are
-// random 128-bit values, so one environment-wide set is used regardless of
-// which intermediate signed the CRL. It returns nil when data holds no CRL.
-func parseCRLs(data []byte, anchors []*x509.Certificate) (map[string]struct{}, error) {
-	var revoked map[string]struct{}
-	for len(data) > 0 {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
-		if b.Type != "X509 CRL" {
-			return nil, fmt.Errorf("unexpected PEM block %q", b.Type)
-		}
-		crl, err := x509.ParseRevocationList(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("parse: %w", err)
-		}
-		if !signedByAny(crl, anchors) {
-			return nil, fmt.Errorf("crl from %q is not signed by a trust anchor", crl.Issuer)
-		}
-		if revoked == nil {
-			revoked = map[string]struct{}{}
-		}
-		for _, e := range crl.RevokedCertificateEntries {
-			revoked[serialKey(e.SerialNumber)] = struct{}{}
-		}
-	}
-	return revoked, nil
-}
-
-func signedByAny(crl *x509.RevocationList, anchors []*x509.Certificate) bool {
-	for _, a := range anchors {
-		if crl.CheckSignatureFrom(a) == nil {
-			return true
-		}
-	}
-	return false
 }
 
 func serialKey(n *big.Int) string { return n.Text(16) }

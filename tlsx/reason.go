@@ -11,18 +11,41 @@ import (
 // Reason classifies a failed handshake for the failures metric.
 type Reason string
 
-// Handshake failure reasons (the `reason` label values).
+// Handshake failure reasons (the `reason` label values). docs/security.md
+// lists them with what an operator does about each.
 const (
-	ReasonNoCert       Reason = "no_cert"      // the peer presented no certificate
-	ReasonUnknownCA    Reason = "unknown_ca"   // the chain does not lead to our environment's anchors
-	ReasonExpired      Reason = "expired"      // outside its validity period
-	ReasonRevoked      Reason = "revoked"      // listed in the environment's CRL
-	ReasonUnauthorized Reason = "unauthorized" // valid, but the authorizer or environment check refused it
-	ReasonProtocol     Reason = "protocol"     // version, cipher suite or other TLS protocol mismatch
-	ReasonOther        Reason = "other"        // I/O errors, timeouts, anything else
+	// ReasonNoCert: the peer presented no certificate (or, seen from a
+	// client, the server demanded one we did not send).
+	ReasonNoCert Reason = "no_cert"
+	// ReasonUnknownCA: the chain does not lead to our environment's
+	// current anchors (another CA or environment, a removed intermediate,
+	// also when a resumed session's chain is verified again).
+	ReasonUnknownCA Reason = "unknown_ca"
+	// ReasonExpired: a certificate of the chain is outside its validity
+	// period (by the verifier's clock).
+	ReasonExpired Reason = "expired"
+	// ReasonRevoked: the peer's serial is on the environment's CRL.
+	ReasonRevoked Reason = "revoked"
+	// ReasonCRLStale: our own CRL is past its nextUpdate by more than
+	// crl_grace, so no peer can be checked: every peer is refused.
+	ReasonCRLStale Reason = "crl_stale"
+	// ReasonUnauthorized: a valid certificate, but of another trust domain
+	// or environment, without a usable SPIFFE ID, for another host name or
+	// usage, or refused by the listener's authorizer.
+	ReasonUnauthorized Reason = "unauthorized"
+	// ReasonProtocol: no common TLS version, cipher suite, group or ALPN
+	// protocol, or a malformed or unexpected handshake message (a plain
+	// HTTP or TLS 1.2-only client meets a TLS 1.3 listener).
+	ReasonProtocol Reason = "protocol"
+	// ReasonOther: the handshake did not complete for a reason outside
+	// TLS: the handshake timeout (a client that connects and sends
+	// nothing), a connection reset or closed mid-handshake (port scans,
+	// health checks of load balancers that only open TCP), and peer
+	// alerts without a better match.
+	ReasonOther Reason = "other"
 )
 
-var allReasons = []Reason{ReasonNoCert, ReasonUnknownCA, ReasonExpired, ReasonRevoked, ReasonUnauthorized, ReasonProtocol, ReasonOther}
+var allReasons = []Reason{ReasonNoCert, ReasonUnknownCA, ReasonExpired, ReasonRevoked, ReasonCRLStale, ReasonUnauthorized, ReasonProtocol, ReasonOther}
 
 // VerifyError is returned by logsys's own peer checks (CRL, environment,
 // authorizer) during a handshake.

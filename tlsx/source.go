@@ -36,8 +36,9 @@ type SourceConfig struct {
 	// BundleFile (optional) holds the intermediates during a rollover
 	// (bundle.pem). It is read when present; its absence is normal.
 	BundleFile string
-	// CRLFile (optional) holds the environment's CRL(s). When set, the
-	// file must exist and every CRL in it must be signed by an anchor.
+	// CRLFile holds the environment's CRL(s): it must exist, every CRL in
+	// it must be signed by an anchor, the current intermediate (CAFile)
+	// must have signed one, and none may be stale (see CRLGrace).
 	CRLFile string
 	// PollInterval between content-hash checks besides file events;
 	// DefaultPollInterval when zero.
@@ -48,6 +49,11 @@ type SourceConfig struct {
 	Logger *slog.Logger
 	// Metrics (optional) receives reload counts and exports expiry.
 	Metrics *Metrics
+	// CRLGrace is how long past its nextUpdate a CRL still counts
+	// (DefaultCRLGrace when zero). Material with a CRL staler than that is
+	// refused; once the loaded CRL gets that stale, every handshake is
+	// refused and every tracked connection closed.
+	CRLGrace time.Duration
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -79,13 +85,20 @@ type Source struct {
 
 	mu          sync.Mutex // serializes reloads
 	lastFailure [sha256.Size]byte
+	// crlHigh holds, per CRL issuer, the CRL with the highest number
+	// loaded so far: CRL numbers never go backwards.
+	crlHigh map[string]crlList
+
+	subMu      sync.Mutex
+	subs       map[*tracker]struct{} // trackers re-checking live connections
+	staleTimer *time.Timer           // notifies subs when the CRL gets stale
 }
 
 // NewSource loads and validates the files once; it fails when they are
 // not a consistent, currently valid set.
 func NewSource(cfg SourceConfig) (*Source, error) {
-	if cfg.CertFile == "" || cfg.KeyFile == "" || cfg.CAFile == "" {
-		return nil, errors.New("tls source: cert, key and ca files are required")
+	if cfg.CertFile == "" || cfg.KeyFile == "" || cfg.CAFile == "" || cfg.CRLFile == "" {
+		return nil, errors.New("tls source: cert, key, ca and crl files are required")
 	}
 	if cfg.Name == "" {
 		cfg.Name = filepath.Base(filepath.Dir(cfg.CertFile))
@@ -109,6 +122,9 @@ func newSource(cfg SourceConfig, pushed bool) *Source {
 	if cfg.Debounce <= 0 {
 		cfg.Debounce = DefaultDebounce
 	}
+	if cfg.CRLGrace <= 0 {
+		cfg.CRLGrace = DefaultCRLGrace
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -116,7 +132,8 @@ func newSource(cfg SourceConfig, pushed bool) *Source {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	return &Source{cfg: cfg, pushed: pushed, log: lg.With("source", cfg.Name)}
+	return &Source{cfg: cfg, pushed: pushed, log: lg.With("source", cfg.Name),
+		crlHigh: map[string]crlList{}, subs: map[*tracker]struct{}{}}
 }
 
 // init validates the first material and registers the source's metrics.
@@ -126,7 +143,9 @@ func (s *Source) init(f PEM) error {
 		return err
 	}
 	s.cur.Store(m)
+	s.raiseCRLHigh(m)
 	s.cfg.Metrics.addSource(s)
+	s.armStaleTimer(m)
 	return nil
 }
 
@@ -209,16 +228,30 @@ func (s *Source) swapLocked(f PEM) error {
 	}
 	s.cfg.Metrics.reloaded(s.cfg.Name, nil)
 	old := s.cur.Swap(m)
+	s.raiseCRLHigh(m)
 	if old.hash != m.hash {
 		leaf := m.cert.Leaf
 		s.log.Info("tls material reloaded", "id", m.id.String(), "pushed", s.pushed,
 			"serial", serialString(leaf.SerialNumber), "not_after", leaf.NotAfter,
-			"anchors", len(m.anchorCerts), "revoked", len(m.revoked))
+			"anchors", len(m.anchorCerts), "revoked", len(m.revoked), "crl_stale_at", m.staleAt)
+		s.armStaleTimer(m)
+		// Live connections are re-checked against the new material before
+		// the reload returns: a revoked peer is cut off within the reload.
+		s.notify()
 	}
 	return nil
 }
 
 func (s *Source) rejected(err error) {
-	s.cfg.Metrics.reloaded(s.cfg.Name, err)
-	s.log.Warn("tls reload rejected; keeping the previous certificate and trust bundle", "err", err)
+	s.cfg.Metrics.rejected(s.cfg.Name, rejectReason(err))
+	s.log.Warn("tls reload rejected; keeping the previous certificate and trust bundle", "reason", string(rejectReason(err)), "err", err)
+}
+
+// raiseCRLHigh records m's CRLs as the highest numbers loaded.
+func (s *Source) raiseCRLHigh(m *material) {
+	for _, l := range m.crls {
+		if h, ok := s.crlHigh[l.issuer]; !ok || l.number.Cmp(h.number) > 0 {
+			s.crlHigh[l.issuer] = l
+		}
+	}
 }

@@ -30,6 +30,8 @@ var docs = map[string]string{
 	"*.tls.ca_bundle":        "the environment's ca-chain.pem, to verify the CA at first contact",
 	"*.tls.state_dir":        "where a ca_url workload keeps its key, certificate and trust bundle",
 	"*.tls.expiry_threshold": "health turns DOWN when a certificate in use expires within this",
+	"*.tls.max_conn_age":     "listeners close each connection at this age (in [0.9, 1] of it; HTTP requests in flight finish)",
+	"*.tls.crl_grace":        "how long past nextUpdate the CRL still counts (health DOWN meanwhile); after it every peer is refused",
 
 	"*.store":           "Where events are stored: PostgreSQL when dsn is set, else the embedded store.",
 	"*.store.dsn":       "postgres://user@host:port/db?sslmode=verify-full&sslrootcert=...&sslcert=...&sslkey=... (its password is redacted when printed); empty: embedded store",
@@ -99,7 +101,8 @@ var docs = map[string]string{
 	"ca.leaf_ttl":      "lifetime of issued certificates (at least 5s)",
 	"ca.publish_delay": "how long a new intermediate is only published before it signs (0: at once)",
 	"ca.hosts":         "extra DNS names or IPs of the CA's own certificate",
-	"ca.poll_interval": "how often the PKI directory is re-read",
+	"ca.poll_interval": "how often the PKI directory is re-read; each time CRLs at half their life are re-signed",
+	"ca.crl_grace":     "how long past nextUpdate a CRL still counts; a missing, stale or older-numbered CRL is never loaded and renewals are refused until a valid one is",
 	"ca.metrics_addr":  "serve Prometheus /metrics over plain HTTP on this address; empty: off",
 
 	"pki":       "The `logsys pki` commands.",

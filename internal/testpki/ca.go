@@ -233,6 +233,57 @@ func (ca *CA) CRLPEMFrom(env string, iss *Issuer) []byte {
 	return pemBlock("X509 CRL", der)
 }
 
+// CRLOptions shapes a CRL made by CRLPEMWith; zero fields take the
+// values CRLPEM uses.
+type CRLOptions struct {
+	Issuer *Issuer // env's current intermediate when nil
+	// Number is the CRL number; the env's next one when nil (the counter
+	// is not advanced by an explicit number).
+	Number     *big.Int
+	ThisUpdate time.Time
+	NextUpdate time.Time
+	// Revoked replaces the serials revoked so far when Empty is set or it
+	// is non-nil.
+	Revoked []*big.Int
+	Empty   bool
+}
+
+// CRLPEMWith returns a CRL for env shaped by o: to replay an old, stale
+// or empty CRL, or one whose number goes backwards.
+func (ca *CA) CRLPEMWith(env string, o CRLOptions) []byte {
+	ca.t.Helper()
+	if o.Issuer == nil {
+		o.Issuer = ca.Intermediate(env)
+	}
+	e := ca.env(env)
+	ca.mu.Lock()
+	if o.Number == nil {
+		e.crlNumber++
+		o.Number = big.NewInt(e.crlNumber)
+	}
+	entries := slices.Clone(e.revoked)
+	ca.mu.Unlock()
+	if o.Empty || o.Revoked != nil {
+		entries = nil
+		for _, s := range o.Revoked {
+			entries = append(entries, x509.RevocationListEntry{SerialNumber: s, RevocationTime: ca.now})
+		}
+	}
+	if o.ThisUpdate.IsZero() {
+		o.ThisUpdate = ca.now
+	}
+	if o.NextUpdate.IsZero() {
+		o.NextUpdate = o.ThisUpdate.Add(24 * time.Hour)
+	}
+	der, err := x509.CreateRevocationList(nil, &x509.RevocationList{
+		RevokedCertificateEntries: entries, Number: o.Number, ThisUpdate: o.ThisUpdate, NextUpdate: o.NextUpdate,
+	}, o.Issuer.Cert, o.Issuer.Key)
+	if err != nil {
+		ca.t.Fatalf("testpki: create crl: %v", err)
+	}
+	return pemBlock("X509 CRL", der)
+}
+
 // CAPEM returns env's current intermediate (the layout's ca.pem).
 func (ca *CA) CAPEM(env string) []byte { return ca.Intermediate(env).PEM }
 
