@@ -8,8 +8,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// errBreakerOpen is returned without trying while the breaker is open.
+// errBreakerOpen is matched by the error allow returns without trying
+// while the breaker is open.
 var errBreakerOpen = errors.New("circuit breaker open")
+
+// openError is errBreakerOpen with the time left until the next probe.
+type openError struct{ wait time.Duration }
+
+func (e *openError) Error() string             { return errBreakerOpen.Error() }
+func (e *openError) Is(target error) bool      { return target == errBreakerOpen }
+func (e *openError) retryAfter() time.Duration { return e.wait }
 
 // Breaker states, as exported by logsys_circuit_breaker_state.
 const (
@@ -52,15 +60,15 @@ func (b *breaker) allow() error {
 	defer b.mu.Unlock()
 	switch b.state {
 	case breakerOpen:
-		if b.now().Sub(b.openedAt) < b.cooldown {
-			return errBreakerOpen
+		if left := b.cooldown - b.now().Sub(b.openedAt); left > 0 {
+			return &openError{wait: left}
 		}
 		b.set(breakerHalfOpen)
 		b.probing = true
 		return nil
 	case breakerHalfOpen:
 		if b.probing {
-			return errBreakerOpen
+			return &openError{wait: time.Second} // the probe's answer decides
 		}
 		b.probing = true
 	}

@@ -3,6 +3,8 @@ package roles
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -73,10 +75,20 @@ func TestProducerDownOpensBreaker(t *testing.T) {
 	if v := metricValue(t, p.gateway.metrics.reg, "logsys_circuit_breaker_state", map[string]string{"target": "producer"}); v != breakerOpen {
 		t.Fatalf("breaker state metric = %v, want %d (open)", v, breakerOpen)
 	}
-	if v, ok := health("api-gateway", p.gateway.tls, time.Hour, p.gateway.healthExtra); ok {
+	if v, ok := p.gateway.health("api-gateway", time.Hour, p.gateway.healthExtra); ok {
 		t.Fatalf("health with the breaker open = %+v, want unhealthy", v)
 	}
 	if n := metricValue(t, p.gateway.metrics.reg, "logsys_events_total", map[string]string{"role": "gateway", "result": "failed"}); n != 3 {
 		t.Errorf("failed events = %v, want 3", n)
+	}
+	// While open, the 503 says when the next probe may succeed.
+	resp, err := c.Post(p.url("/api/v1/logs"), "application/json", strings.NewReader(`{"message":"m","source":"s"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cooldown := int(p.gateway.cfg.Producer.BreakerCooldown / time.Second)
+	if ra, err := strconv.Atoi(resp.Header.Get("Retry-After")); resp.StatusCode != http.StatusServiceUnavailable || err != nil || ra < 1 || ra > cooldown {
+		t.Errorf("with the breaker open: %d, Retry-After %q, want 503 and 1..%d seconds", resp.StatusCode, resp.Header.Get("Retry-After"), cooldown)
 	}
 }

@@ -73,12 +73,11 @@ func (c BrokerConfig) Validate() error {
 // each may do only what kafkaacl.Grants allow it (deny by default, the
 // same rules as the real cluster; see broker_acl.go).
 type Broker struct {
+	*base
 	cfg     BrokerConfig
-	tls     *tlsSetup
 	ln      *principalListener
 	denials *denials
 	cluster *kfake.Cluster
-	log     *slog.Logger
 }
 
 // NewBroker starts listening at once; Close stops it. ctx bounds the
@@ -87,11 +86,11 @@ func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("broker config: %w", err)
 	}
-	b := &Broker{cfg: cfg, log: logger(cfg.Logger, "broker")}
-	var err error
-	if b.tls, err = newTLS(ctx, cfg.Identity, nil, b.log); err != nil {
+	rb, err := newBase(ctx, "broker", cfg.Identity, cfg.Logger, nil)
+	if err != nil {
 		return nil, err
 	}
+	b := &Broker{base: rb, cfg: cfg}
 	secret, err := newBrokerSecret()
 	if err != nil {
 		return nil, err
@@ -161,5 +160,5 @@ func (b *Broker) Collector() prometheus.Collector { return b.denials.counter }
 // Close stops the broker, flushing its data to disk.
 func (b *Broker) Close() error {
 	b.cluster.Close()
-	return removeCredentials(b.cfg.DataDir)
+	return errors.Join(removeCredentials(b.cfg.DataDir), b.close())
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,6 +40,9 @@ type ConsumerConfig struct {
 
 	SharedStore store.Store  `mapstructure:"-"`
 	Logger      *slog.Logger `mapstructure:"-"`
+	// Clock stamps received_at on stored records and judges certificate
+	// expiry in health answers; nil means time.Now.
+	Clock func() time.Time `mapstructure:"-"`
 }
 
 // DefaultConsumerConfig returns the documented defaults.
@@ -82,15 +84,10 @@ func (c ConsumerConfig) Validate() error {
 // Consumer reads the topic in a consumer group, stores each batch and
 // commits offsets only after the store accepted it.
 type Consumer struct {
-	cfg       ConsumerConfig
-	log       *slog.Logger
-	tls       *tlsSetup
-	metrics   *roleMetrics
-	client    *kgo.Client
-	store     store.Store
-	ownsStore bool
-	srv       *servers
-	once      sync.Once
+	*base
+	cfg    ConsumerConfig
+	client *kgo.Client
+	store  store.Store
 }
 
 // NewConsumer builds the consumer, its Kafka client and store.
@@ -98,22 +95,30 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("consumer config: %w", err)
 	}
-	c := &Consumer{cfg: cfg, log: logger(cfg.Logger, "consumer"), metrics: newRoleMetrics("consumer")}
-	c.metrics.events.WithLabelValues("consumer", resultIDConflict) // exported at 0 from the start
-	var err error
-	if c.tls, err = newTLS(ctx, cfg.Identity, c.metrics.reg, c.log); err != nil {
-		return nil, err
-	}
-	dial, err := c.tls.dialer("consumer->kafka", cfg.Kafka.BrokerName)
+	b, err := newBase(ctx, "consumer", cfg.Identity, cfg.Logger, cfg.Clock)
 	if err != nil {
 		return nil, err
 	}
-	c.store = cfg.SharedStore
-	if c.store == nil {
+	c := &Consumer{base: b, cfg: cfg}
+	c.metrics.events.WithLabelValues("consumer", resultIDConflict) // exported at 0 from the start
+	if err := c.build(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Consumer) build(ctx context.Context) error {
+	cfg := c.cfg
+	dial, err := c.tls.dialer("consumer->kafka", cfg.Kafka.BrokerName)
+	if err != nil {
+		return err
+	}
+	if c.store = cfg.SharedStore; c.store == nil {
 		if c.store, err = store.Open(ctx, cfg.Store); err != nil {
-			return nil, fmt.Errorf("consumer: open store: %w", err)
+			return fmt.Errorf("consumer: open store: %w", err)
 		}
-		c.ownsStore = true
+		c.onClose(c.store.Close)
 	}
 	kp := kprom.NewMetrics("logsys_kafka", kprom.Registerer(c.metrics.reg), kprom.Gatherer(c.metrics.reg))
 	c.client, err = kgo.NewClient(
@@ -129,39 +134,25 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 		kgo.WithLogger(kgoLogger{c.log}),
 	)
 	if err != nil {
-		c.closeStore()
-		return nil, fmt.Errorf("consumer: kafka client: %w", err)
+		return fmt.Errorf("consumer: kafka client: %w", err)
 	}
-	if err := c.listen(); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
-}
-
-func (c *Consumer) listen() error {
-	ln, err := c.tls.listen(c.cfg.Addr, "consumer", c.cfg.Scrapers...)
-	if err != nil {
-		return err
-	}
+	c.onClose(func() error { c.client.Close(); return nil })
 	mux := http.NewServeMux()
-	hv := healthHandler("consumer", c.tls, c.cfg.Identity.ExpiryThreshold, nil)
+	hv := c.healthHandler("consumer", cfg.Identity.ExpiryThreshold, nil)
 	mux.Handle("GET /readyz", hv)
 	mux.Handle("GET /api/v1/health", hv)
-	mux.Handle("GET /metrics", onlyNames(c.metrics.handler(), c.cfg.Scrapers...))
-	c.srv, err = newServers(c.log, newHTTPServer(mux), ln, c.cfg.LivenessAddr, c.cfg.ShutdownGrace)
-	return err
+	mux.Handle("GET /metrics", c.onlyNames(c.metrics.handler(), cfg.Scrapers...))
+	return c.listen(listener{addr: cfg.Addr, livenessAddr: cfg.LivenessAddr, allowed: cfg.Scrapers, grace: cfg.ShutdownGrace}, mux)
 }
 
 // Addr returns the bound HTTPS (health and metrics) address.
-func (c *Consumer) Addr() string { return c.srv.mainLn.Addr().String() }
+func (c *Consumer) Addr() string { return c.addr() }
 
 // Run consumes until ctx is done. The batch in hand when ctx ends is still
 // stored and committed (within ShutdownGrace) before the group is left.
 func (c *Consumer) Run(ctx context.Context) error {
-	go c.tls.run(ctx)
 	srvErr := make(chan error, 1)
-	go func() { srvErr <- c.srv.run(ctx) }()
+	go func() { srvErr <- c.serve(ctx) }()
 	c.log.Info("consumer started", "group", c.cfg.Group, "topic", c.cfg.Kafka.Topic, "health", c.Addr())
 	for ctx.Err() == nil {
 		fetches := c.poll(ctx)
@@ -206,7 +197,7 @@ func (c *Consumer) poll(ctx context.Context) kgo.Fetches {
 func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	var recs []store.Record
 	var all, origin []*kgo.Record
-	now := time.Now().UTC()
+	now := c.now().UTC()
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if n := len(p.Records); n > 0 {
 			lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
@@ -340,20 +331,5 @@ func (c *Consumer) deadLetter(ctx context.Context, rec *kgo.Record, reason error
 	return nil
 }
 
-func (c *Consumer) closeStore() {
-	if c.ownsStore && c.store != nil {
-		c.store.Close()
-	}
-}
-
 // Close releases the client, listeners and store.
-func (c *Consumer) Close() error {
-	c.once.Do(func() {
-		if c.client != nil {
-			c.client.Close()
-		}
-		c.srv.closeListeners()
-		c.closeStore()
-	})
-	return nil
-}
+func (c *Consumer) Close() error { return c.close() }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"logsys/internal/cfgerr"
@@ -34,6 +35,9 @@ type GatewayConfig struct {
 	// SharedStore, when set, is used instead of opening Store (logsys all).
 	SharedStore store.Store  `mapstructure:"-"`
 	Logger      *slog.Logger `mapstructure:"-"`
+	// Clock stamps events that come without a timestamp and judges
+	// certificate expiry in health answers; nil means time.Now.
+	Clock func() time.Time `mapstructure:"-"`
 }
 
 // ForwardConfig configures the gateway->producer hop.
@@ -147,15 +151,11 @@ func (c ForwardConfig) Validate() error {
 // Gateway accepts log events over HTTPS from authenticated clients and
 // forwards them to the producer.
 type Gateway struct {
-	cfg       GatewayConfig
-	log       *slog.Logger
-	tls       *tlsSetup
-	metrics   *roleMetrics
-	fwd       *forwarder
-	store     store.Store
-	ownsStore bool
-	srv       *servers
-	handler   http.Handler
+	*base
+	cfg     GatewayConfig
+	fwd     *forwarder
+	store   store.Store
+	handler http.Handler
 }
 
 // NewGateway builds a gateway: loads its certificate, opens the store and
@@ -164,22 +164,30 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("gateway config: %w", err)
 	}
-	g := &Gateway{cfg: cfg, log: logger(cfg.Logger, "gateway"), metrics: newRoleMetrics("gateway")}
-	var err error
-	if g.tls, err = newTLS(ctx, cfg.Identity, g.metrics.reg, g.log); err != nil {
+	b, err := newBase(ctx, "gateway", cfg.Identity, cfg.Logger, cfg.Clock)
+	if err != nil {
 		return nil, err
 	}
-	g.store = cfg.SharedStore
-	if g.store == nil {
+	g := &Gateway{base: b, cfg: cfg}
+	if err := g.build(ctx); err != nil {
+		g.Close()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Gateway) build(ctx context.Context) error {
+	cfg := g.cfg
+	if g.store = cfg.SharedStore; g.store == nil {
+		var err error
 		if g.store, err = store.Open(ctx, cfg.Store); err != nil {
-			return nil, fmt.Errorf("gateway: open store: %w", err)
+			return fmt.Errorf("gateway: open store: %w", err)
 		}
-		g.ownsStore = true
+		g.onClose(g.store.Close)
 	}
 	client, err := g.tls.httpClient("gateway->producer", cfg.Producer.HTTP2, cfg.Producer.Workers*2, cfg.Producer.Name)
 	if err != nil {
-		g.Close()
-		return nil, err
+		return err
 	}
 	eventsURL, _ := cfg.Producer.EventsURL() // validated above
 	g.fwd = &forwarder{
@@ -188,36 +196,20 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 		br:  newBreaker(cfg.Producer.BreakerFailures, cfg.Producer.BreakerCooldown, g.metrics.breaker.WithLabelValues("producer")),
 		log: g.log, queue: make(chan *pending, 4096),
 	}
-	if err := g.listen(); err != nil {
-		g.Close()
-		return nil, err
-	}
-	return g, nil
-}
-
-func (g *Gateway) listen() error {
-	allowed := append(append([]string{}, g.cfg.Clients...), g.cfg.Scrapers...)
-	ln, err := g.tls.listen(g.cfg.Addr, "gateway", allowed...)
-	if err != nil {
-		return err
-	}
+	allowed := append(slices.Clone(cfg.Clients), cfg.Scrapers...)
 	mux := http.NewServeMux()
-	api := func(route string, h http.HandlerFunc) http.Handler {
-		return g.metrics.instrument("gateway", route, onlyNames(h, g.cfg.Clients...))
-	}
-	mux.Handle("POST /api/v1/logs", api("/api/v1/logs", g.postOne))
-	mux.Handle("POST /api/v1/logs/batch", api("/api/v1/logs/batch", g.postBatch))
-	mux.Handle("GET /api/v1/logs", api("/api/v1/logs", g.getLogs))
-	hv := healthHandler("api-gateway", g.tls, g.cfg.Identity.ExpiryThreshold, g.healthExtra)
-	mux.Handle("GET /api/v1/health", g.metrics.instrument("gateway", "/api/v1/health", onlyNames(hv, allowed...)))
-	mux.Handle("GET /readyz", onlyNames(hv, allowed...))
-	mux.Handle("GET /metrics", onlyNames(g.metrics.handler(), g.cfg.Scrapers...))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, http.StatusNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.Handle("POST /api/v1/logs", g.route("/api/v1/logs", g.postOne, cfg.Clients...))
+	mux.Handle("POST /api/v1/logs/batch", g.route("/api/v1/logs/batch", g.postBatch, cfg.Clients...))
+	mux.Handle("GET /api/v1/logs", g.route("/api/v1/logs", g.getLogs, cfg.Clients...))
+	hv := g.healthHandler("api-gateway", cfg.Identity.ExpiryThreshold, g.healthExtra)
+	mux.Handle("GET /api/v1/health", g.metrics.instrument("gateway", "/api/v1/health", g.onlyNames(hv, allowed...)))
+	mux.Handle("GET /readyz", g.onlyNames(hv, allowed...))
+	mux.Handle("GET /metrics", g.onlyNames(g.metrics.handler(), cfg.Scrapers...))
+	mux.Handle("/", g.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &apiError{status: http.StatusNotFound, reason: "no such endpoint: " + r.Method + " " + r.URL.Path}
+	}))
 	g.handler = mux
-	g.srv, err = newServers(g.log, newHTTPServer(mux), ln, g.cfg.LivenessAddr, g.cfg.ShutdownGrace)
-	return err
+	return g.listen(listener{addr: cfg.Addr, livenessAddr: cfg.LivenessAddr, allowed: allowed, grace: cfg.ShutdownGrace}, mux)
 }
 
 func (g *Gateway) healthExtra() []string {
@@ -232,41 +224,17 @@ func (g *Gateway) healthExtra() []string {
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
 // Addr returns the bound HTTPS address.
-func (g *Gateway) Addr() string { return g.srv.mainLn.Addr().String() }
+func (g *Gateway) Addr() string { return g.addr() }
 
 // Run serves until ctx is done, then drains: the listener stops, in-flight
 // requests finish and every queued event is forwarded before Run returns.
 func (g *Gateway) Run(ctx context.Context) error {
 	g.fwd.start(g.cfg.Producer.Workers)
-	go g.tls.run(ctx)
 	g.log.Info("gateway listening", "addr", g.Addr(), "producer", g.cfg.Producer.URL)
-	err := g.srv.run(ctx)
+	err := g.serve(ctx)
 	g.fwd.close()
 	return err
 }
 
 // Close releases what New acquired.
-func (g *Gateway) Close() error {
-	var errs []error
-	g.srv.closeListeners()
-	if g.ownsStore && g.store != nil {
-		errs = append(errs, g.store.Close())
-	}
-	return errors.Join(errs...)
-}
-
-func newHTTPServer(h http.Handler) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-	}
-}
-
-func logger(l *slog.Logger, role string) *slog.Logger {
-	if l == nil {
-		l = slog.Default()
-	}
-	return l.With("role", role)
-}
+func (g *Gateway) Close() error { return g.close() }

@@ -17,82 +17,69 @@ import (
 	"logsys/store"
 )
 
-// readBody reads at most limit bytes, answering 413 or 415 itself; ok is
-// false when the request has been answered.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, types ...string) (body []byte, ctype string, ok bool) {
+// readBody reads at most limit bytes of a body of one of types.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, types ...string) (body []byte, ctype string, err error) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !slices.Contains(types, ct) {
-		writeErr(w, http.StatusUnsupportedMediaType, fmt.Sprintf("Content-Type must be one of %v", types))
-		return nil, "", false
+		return nil, "", &apiError{status: http.StatusUnsupportedMediaType, reason: fmt.Sprintf("Content-Type must be one of %v", types)}
 	}
 	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeErr(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit))
-			return nil, "", false
-		}
-		writeErr(w, http.StatusBadRequest, "could not read the request body")
-		return nil, "", false
+	var big *http.MaxBytesError
+	if errors.As(err, &big) {
+		return nil, "", big
 	}
-	return body, ct, true
+	if err != nil {
+		return nil, "", badRequest("could not read the request body", err)
+	}
+	return body, ct, nil
 }
 
 // postOne handles POST /api/v1/logs.
-func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) {
-	body, _, ok := readBody(w, r, g.cfg.MaxBodyBytes, "application/json")
-	if !ok {
-		return
-	}
-	ev, err := event.DecodeFrom(body, time.Now(), peerIdentity(r))
+func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
+	body, _, err := readBody(w, r, g.cfg.MaxBodyBytes, "application/json")
 	if err != nil {
-		g.reject(w, "", err)
-		return
+		return err
+	}
+	ev, err := event.DecodeFrom(body, g.now(), peerIdentity(r))
+	if err != nil {
+		return g.rejected(within("", err))
 	}
 	if err := g.fwd.send(r.Context(), []event.Event{ev}); err != nil {
-		g.forwardFailed(w, 1, err)
-		return
+		return g.forwardFailed(1, err)
 	}
 	g.metrics.events.WithLabelValues("gateway", "accepted").Inc()
 	writeOK(w, http.StatusAccepted, map[string]string{"id": ev.ID})
+	return nil
 }
 
 // postBatch handles POST /api/v1/logs/batch: a JSON array or NDJSON. The
 // batch is all or nothing: one bad event rejects it, naming its index.
-func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) {
-	body, ct, ok := readBody(w, r, g.cfg.MaxBatchBytes, "application/json", "application/x-ndjson")
-	if !ok {
-		return
+func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
+	body, ct, err := readBody(w, r, g.cfg.MaxBatchBytes, "application/json", "application/x-ndjson")
+	if err != nil {
+		return err
 	}
 	raws, err := splitBatch(body, ct, g.cfg.MaxBatchEvents)
 	if err != nil {
-		var tooMany *tooManyError
-		if errors.As(err, &tooMany) {
-			g.metrics.events.WithLabelValues("gateway", "rejected").Inc()
-			writeErr(w, http.StatusRequestEntityTooLarge, err.Error())
-			return
-		}
-		g.reject(w, "", err)
-		return
+		return g.rejected(within("", err))
 	}
-	now := time.Now()
+	now := g.now()
 	id := peerIdentity(r)
 	evs := make([]event.Event, len(raws))
 	ids := make([]string, len(raws))
 	for i, raw := range raws {
 		ev, err := event.DecodeFrom(raw, now, id)
 		if err != nil {
-			g.reject(w, fmt.Sprintf("events[%d]", i), err)
-			return
+			return g.rejected(within(fmt.Sprintf("events[%d]", i), err))
 		}
 		evs[i], ids[i] = ev, ev.ID
 	}
 	if err := g.fwd.send(r.Context(), evs); err != nil {
-		g.forwardFailed(w, len(evs), err)
-		return
+		return g.forwardFailed(len(evs), err)
 	}
 	g.metrics.events.WithLabelValues("gateway", "accepted").Add(float64(len(evs)))
 	writeOK(w, http.StatusAccepted, map[string]any{"accepted": len(ids), "ids": ids})
+	return nil
 }
 
 type tooManyError struct{ max int }
@@ -135,49 +122,53 @@ func splitBatch(body []byte, ctype string, max int) ([]json.RawMessage, error) {
 	return raws, nil
 }
 
-// reject answers 400 naming the field; prefix locates it within a batch.
-func (g *Gateway) reject(w http.ResponseWriter, prefix string, err error) {
+// rejected counts a refused request and returns its error.
+func (g *Gateway) rejected(err error) error {
 	g.metrics.events.WithLabelValues("gateway", "rejected").Inc()
+	return err
+}
+
+// within locates an event's field error inside a batch (prefix names the
+// event); an event error without a field is "invalid event".
+func within(prefix string, err error) error {
 	var fe *event.FieldError
-	if errors.As(err, &fe) {
+	var many *tooManyError
+	switch {
+	case errors.As(err, &many):
+		return err
+	case errors.As(err, &fe):
 		field := fe.Field
 		if prefix != "" && prefix != field {
 			field = prefix + "." + field
 		}
-		writeFieldErr(w, field, fe.Reason)
-		return
+		return fieldError(field, fe.Reason)
 	}
-	writeErr(w, http.StatusBadRequest, "invalid event")
+	return badRequest("invalid event", err)
 }
 
-func (g *Gateway) forwardFailed(w http.ResponseWriter, n int, err error) {
+// forwardFailed counts n undelivered events; the error says why.
+func (g *Gateway) forwardFailed(n int, err error) error {
 	g.metrics.events.WithLabelValues("gateway", "failed").Add(float64(n))
 	var perm *permanentError
-	switch {
-	case errors.As(err, &perm):
-		internalErr(w, g.log, http.StatusBadGateway, "the producer refused the events", err)
-	case errors.Is(err, errForwarderClosed):
-		writeErr(w, http.StatusServiceUnavailable, "gateway is shutting down; retry")
-	default:
-		internalErr(w, g.log, http.StatusServiceUnavailable, "the events could not be delivered to Kafka; retry", err)
+	if errors.As(err, &perm) || errors.Is(err, errForwarderClosed) {
+		return err
 	}
+	return unavailable("the events could not be delivered to Kafka; retry", err)
 }
 
 // getLogs handles GET /api/v1/logs?level=&source=&since=&until=&limit=.
-func (g *Gateway) getLogs(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) getLogs(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	for k := range q {
 		if !slices.Contains([]string{"level", "source", "since", "until", "limit"}, k) {
-			writeFieldErr(w, k, "unknown parameter; use level, source, since, until or limit")
-			return
+			return fieldError(k, "unknown parameter; use level, source, since, until or limit")
 		}
 	}
 	var f store.Filter
 	if v := q.Get("level"); v != "" {
 		l, err := event.ParseLevel(v)
 		if err != nil {
-			writeFieldErr(w, "level", err.Error())
-			return
+			return fieldError("level", err.Error())
 		}
 		f.Level = l
 	}
@@ -187,10 +178,9 @@ func (g *Gateway) getLogs(w http.ResponseWriter, r *http.Request) {
 		dst  *time.Time
 	}{{"since", &f.Since}, {"until", &f.Until}} {
 		if v := q.Get(p.name); v != "" {
-			t, err := parseTimeParam(v, time.Now())
+			t, err := parseTimeParam(v, g.now())
 			if err != nil {
-				writeFieldErr(w, p.name, err.Error())
-				return
+				return fieldError(p.name, err.Error())
 			}
 			*p.dst = t
 		}
@@ -198,30 +188,27 @@ func (g *Gateway) getLogs(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			writeFieldErr(w, "limit", "must be an integer")
-			return
+			return fieldError("limit", "must be an integer")
 		}
 		f.Limit = n
 	}
 	if err := f.Validate(); err != nil {
 		var fe *store.FilterError
 		if errors.As(err, &fe) {
-			writeFieldErr(w, fe.Param, fe.Reason)
-			return
+			return err
 		}
-		writeErr(w, http.StatusBadRequest, err.Error())
-		return
+		return &apiError{status: http.StatusBadRequest, reason: err.Error()}
 	}
 	recs, err := g.store.Query(r.Context(), f)
 	if err != nil {
-		internalErr(w, g.log, http.StatusServiceUnavailable, "the store could not be queried", err)
-		return
+		return unavailable("the store could not be queried", err)
 	}
 	out := make([]event.Event, len(recs))
 	for i, rec := range recs {
 		out[i] = rec.Event
 	}
 	writeOK(w, http.StatusOK, map[string]any{"count": len(out), "events": out})
+	return nil
 }
 
 // parseTimeParam accepts RFC 3339 or a duration back from now ("15m").

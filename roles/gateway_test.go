@@ -199,7 +199,7 @@ func TestHealthAndLiveness(t *testing.T) {
 	}
 	// A threshold beyond every certificate's lifetime turns health DOWN.
 	p.gateway.cfg.Identity.ExpiryThreshold = 20 * 365 * 24 * time.Hour
-	if v, ok := health("api-gateway", p.gateway.tls, p.gateway.cfg.Identity.ExpiryThreshold, nil); ok || len(v.Reasons) == 0 {
+	if v, ok := p.gateway.health("api-gateway", p.gateway.cfg.Identity.ExpiryThreshold, nil); ok || len(v.Reasons) == 0 {
 		t.Fatalf("health with a 20-year threshold = %+v, want unhealthy with reasons", v)
 	}
 	live := p.gateway.srv.liveLn.Addr().String()

@@ -2,13 +2,13 @@ package roles
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -70,6 +70,9 @@ type ProducerConfig struct {
 	HTTP1         bool          `mapstructure:"http1"`
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
 	Logger        *slog.Logger  `mapstructure:"-"`
+	// Clock judges certificate expiry in health answers; nil means
+	// time.Now.
+	Clock func() time.Time `mapstructure:"-"`
 }
 
 // DefaultProducerConfig returns the documented defaults.
@@ -121,13 +124,9 @@ func compression(name string) (kgo.CompressionCodec, error) {
 // Producer accepts batches from the gateway and answers only after Kafka
 // acknowledged every record (acks=all, idempotent).
 type Producer struct {
-	cfg     ProducerConfig
-	log     *slog.Logger
-	tls     *tlsSetup
-	metrics *roleMetrics
-	client  *kgo.Client
-	srv     *servers
-	once    sync.Once
+	*base
+	cfg    ProducerConfig
+	client *kgo.Client
 }
 
 // NewProducer builds the producer and its Kafka client. ctx bounds the
@@ -136,14 +135,23 @@ func NewProducer(ctx context.Context, cfg ProducerConfig) (*Producer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("producer config: %w", err)
 	}
-	p := &Producer{cfg: cfg, log: logger(cfg.Logger, "producer"), metrics: newRoleMetrics("producer")}
-	var err error
-	if p.tls, err = newTLS(ctx, cfg.Identity, p.metrics.reg, p.log); err != nil {
-		return nil, err
-	}
-	dial, err := p.tls.dialer("producer->kafka", cfg.Kafka.BrokerName)
+	b, err := newBase(ctx, "producer", cfg.Identity, cfg.Logger, cfg.Clock)
 	if err != nil {
 		return nil, err
+	}
+	p := &Producer{base: b, cfg: cfg}
+	if err := p.build(); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Producer) build() error {
+	cfg := p.cfg
+	dial, err := p.tls.dialer("producer->kafka", cfg.Kafka.BrokerName)
+	if err != nil {
+		return err
 	}
 	codec, _ := compression(cfg.Compression)
 	kp := kprom.NewMetrics("logsys_kafka", kprom.Registerer(p.metrics.reg), kprom.Gatherer(p.metrics.reg))
@@ -158,47 +166,29 @@ func NewProducer(ctx context.Context, cfg ProducerConfig) (*Producer, error) {
 		kgo.WithLogger(kgoLogger{p.log}),
 	}
 	if p.client, err = kgo.NewClient(opts...); err != nil {
-		return nil, fmt.Errorf("producer: kafka client: %w", err)
+		return fmt.Errorf("producer: kafka client: %w", err)
 	}
-	if err := p.listen(); err != nil {
-		p.client.Close()
-		return nil, err
-	}
-	return p, nil
-}
-
-func (p *Producer) listen() error {
-	allowed := append(append([]string{}, p.cfg.Callers...), p.cfg.Scrapers...)
-	ln, err := p.tls.listen(p.cfg.Addr, "producer", allowed...)
-	if err != nil {
-		return err
-	}
+	p.onClose(func() error { p.client.Close(); return nil })
+	allowed := append(slices.Clone(cfg.Callers), cfg.Scrapers...)
 	mux := http.NewServeMux()
-	mux.Handle("POST /internal/v1/events", p.metrics.instrument("producer", "/internal/v1/events", onlyNames(http.HandlerFunc(p.postEvents), p.cfg.Callers...)))
-	hv := healthHandler("producer", p.tls, p.cfg.Identity.ExpiryThreshold, nil)
-	mux.Handle("GET /readyz", onlyNames(hv, allowed...))
-	mux.Handle("GET /metrics", onlyNames(p.metrics.handler(), p.cfg.Scrapers...))
-	srv := newHTTPServer(mux)
-	if p.cfg.HTTP1 {
-		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
-	}
-	p.srv, err = newServers(p.log, srv, ln, p.cfg.LivenessAddr, p.cfg.ShutdownGrace)
-	return err
+	mux.Handle("POST "+EventsPath, p.route(EventsPath, p.postEvents, cfg.Callers...))
+	mux.Handle("GET /readyz", p.onlyNames(p.healthHandler("producer", cfg.Identity.ExpiryThreshold, nil), allowed...))
+	mux.Handle("GET /metrics", p.onlyNames(p.metrics.handler(), cfg.Scrapers...))
+	return p.listen(listener{addr: cfg.Addr, livenessAddr: cfg.LivenessAddr, allowed: allowed, grace: cfg.ShutdownGrace, http1: cfg.HTTP1}, mux)
 }
 
 // Addr returns the bound HTTPS address.
-func (p *Producer) Addr() string { return p.srv.mainLn.Addr().String() }
+func (p *Producer) Addr() string { return p.addr() }
 
 // postEvents handles one batch from the gateway.
-func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) {
-	body, _, ok := readBody(w, r, p.cfg.MaxBodyBytes, "application/json")
-	if !ok {
-		return
+func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
+	body, _, err := readBody(w, r, p.cfg.MaxBodyBytes, "application/json")
+	if err != nil {
+		return err
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(body, &raws); err != nil {
-		writeFieldErr(w, "body", "must be a JSON array of events")
-		return
+		return fieldError("body", "must be a JSON array of events")
 	}
 	recs := make([]*kgo.Record, len(raws))
 	for i, raw := range raws {
@@ -207,22 +197,20 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) {
 		// go to Kafka as received.
 		ev, err := event.DecodeForwarded(raw)
 		if errors.Is(err, event.ErrNotJSON) {
-			writeFieldErr(w, fmt.Sprintf("events[%d]", i), "is not a JSON event")
-			return
+			return fieldError(fmt.Sprintf("events[%d]", i), "is not a JSON event")
 		}
 		if err != nil {
-			writeFieldErr(w, fmt.Sprintf("events[%d]", i), err.Error())
-			return
+			return fieldError(fmt.Sprintf("events[%d]", i), err.Error())
 		}
 		recs[i] = &kgo.Record{Key: []byte(ev.ID), Value: raw}
 	}
 	if err := p.produce(r.Context(), recs); err != nil {
 		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(len(recs)))
-		internalErr(w, p.log, http.StatusServiceUnavailable, "kafka did not acknowledge the events", err)
-		return
+		return unavailable("kafka did not acknowledge the events", err)
 	}
 	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(len(recs)))
 	writeOK(w, http.StatusAccepted, map[string]int{"accepted": len(recs)})
+	return nil
 }
 
 // produce writes recs and waits until Kafka acknowledged all of them.
@@ -252,9 +240,8 @@ func (p *Producer) produce(ctx context.Context, recs []*kgo.Record) error {
 
 // Run serves until ctx is done, then drains in-flight batches and flushes.
 func (p *Producer) Run(ctx context.Context) error {
-	go p.tls.run(ctx)
 	p.log.Info("producer listening", "addr", p.Addr(), "brokers", p.cfg.Kafka.Brokers)
-	err := p.srv.run(ctx)
+	err := p.serve(ctx)
 	fctx, cancel := context.WithTimeout(context.Background(), p.cfg.ShutdownGrace)
 	defer cancel()
 	if ferr := p.client.Flush(fctx); ferr != nil {
@@ -264,13 +251,7 @@ func (p *Producer) Run(ctx context.Context) error {
 }
 
 // Close releases the Kafka client and listeners.
-func (p *Producer) Close() error {
-	p.once.Do(func() {
-		p.client.Close()
-		p.srv.closeListeners()
-	})
-	return nil
-}
+func (p *Producer) Close() error { return p.close() }
 
 // kgoLogger routes franz-go's logs to slog at warn and above.
 type kgoLogger struct{ l *slog.Logger }

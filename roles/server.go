@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"time"
 
 	"logsys/tlsx"
@@ -23,18 +22,6 @@ func peerName(r *http.Request) string {
 	return id.Name
 }
 
-// onlyNames lets through requests whose verified peer has one of names.
-// The TLS layer has already checked chain, environment and revocation.
-func onlyNames(h http.Handler, names ...string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !slices.Contains(names, peerName(r)) {
-			writeErr(w, http.StatusForbidden, "this identity may not call this endpoint")
-			return
-		}
-		h.ServeHTTP(w, r)
-	})
-}
-
 // healthView is the readiness answer of every role.
 type healthView struct {
 	Status       string     `json:"status"`
@@ -43,10 +30,10 @@ type healthView struct {
 	Certificates []certView `json:"certificates"`
 }
 
-// health builds the readiness view: DOWN when any certificate in use
-// expires within the threshold, or when a role-specific check fails.
-func health(service string, t *tlsSetup, threshold time.Duration, extra func() []string) (healthView, bool) {
-	certs, reasons := t.status(time.Now(), threshold)
+// health builds the readiness view at now: DOWN when any certificate in
+// use expires within the threshold, or when a role-specific check fails.
+func health(service string, t *tlsSetup, now time.Time, threshold time.Duration, extra func() []string) (healthView, bool) {
+	certs, reasons := t.status(now, threshold)
 	if extra != nil {
 		reasons = append(reasons, extra()...)
 	}
@@ -56,17 +43,6 @@ func health(service string, t *tlsSetup, threshold time.Duration, extra func() [
 		return v, false
 	}
 	return v, true
-}
-
-func healthHandler(service string, t *tlsSetup, threshold time.Duration, extra func() []string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		v, ok := health(service, t, threshold, extra)
-		code := http.StatusOK
-		if !ok {
-			code = http.StatusServiceUnavailable
-		}
-		writeJSON(w, code, v)
-	})
 }
 
 // servers runs a role's mTLS listener and its loopback-only liveness
