@@ -21,6 +21,7 @@ import (
 
 	"logsys/ca"
 	"logsys/ca/wire"
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -35,7 +36,7 @@ func TestProcessCALedgerSurvivesACrashAndDrivesRevoke(t *testing.T) {
 	dir := t.TempDir()
 	pkiDir := filepath.Join(dir, "pki")
 	newPKI(t, pkiDir)
-	addr := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePorts(t, 1)[0])
 	startCA := func() *process {
 		p := startLogsys(t, dir, nil, "ca", "--pki-dir", "pki", "--env", "dev", "--addr", addr, "--poll", "100ms")
 		p.waitOutput(t, p.stderr, `msg="ca listening"`)

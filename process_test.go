@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -16,44 +15,14 @@ import (
 	"time"
 
 	"logsys/internal/config"
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
 // These tests run the real binary: flags, LOGSYS_ variables and files as
 // an operator gives them, exit statuses and what is left behind.
 
-var built struct {
-	once      sync.Once
-	dir, path string
-	err       error
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
-	os.Exit(code)
-}
-
-// logsysBinary builds the command once per test run.
-func logsysBinary(t *testing.T) string {
-	t.Helper()
-	built.once.Do(func() {
-		if built.dir, built.err = os.MkdirTemp("", "logsys-bin-"); built.err != nil {
-			return
-		}
-		built.path = filepath.Join(built.dir, "logsys")
-		out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
-	}
-	return built.path
-}
+func TestMain(m *testing.M) { os.Exit(testutil.Main(m)) }
 
 // syncBuffer collects a process's output for reading while it runs.
 type syncBuffer struct {
@@ -88,7 +57,7 @@ const processBound = 2 * time.Minute
 // configuration variables plus env.
 func startLogsys(t *testing.T, dir string, env []string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(logsysBinary(t), args...)
+	cmd := exec.Command(testutil.Binary(t), args...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, config.EnvPrefix) {
@@ -163,38 +132,6 @@ func (p *process) stop(t *testing.T) {
 	}
 }
 
-// freePorts reserves n distinct loopback ports and releases them.
-func freePorts(t *testing.T, n int) []int {
-	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
-}
-
-// requireFree fails for every port something still listens on.
-func requireFree(t *testing.T, ports []int) {
-	t.Helper()
-	for _, p := range ports {
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			t.Errorf("port %d is still taken: %v", p, err)
-			continue
-		}
-		ln.Close()
-	}
-}
-
 // allEnv puts every listener of `logsys all` on one of ports (8 of them).
 func allEnv(ports []int) []string {
 	a := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
@@ -218,7 +155,7 @@ func newPKI(t *testing.T, dir string) {
 func TestProcessGatewayFromEnvironment(t *testing.T) {
 	dir := t.TempDir()
 	newPKI(t, filepath.Join(dir, "pki"))
-	ports := freePorts(t, 2)
+	ports := testutil.FreePorts(t, 2)
 	addr, live := "127.0.0.1:"+strconv.Itoa(ports[0]), "127.0.0.1:"+strconv.Itoa(ports[1])
 	gw := startLogsys(t, dir, []string{
 		"LOGSYS_GATEWAY_ADDR=" + addr, "LOGSYS_GATEWAY_LIVENESS_ADDR=" + live,
@@ -237,7 +174,7 @@ func TestProcessGatewayFromEnvironment(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "gw-store")); err != nil {
 		t.Errorf("LOGSYS_GATEWAY_STORE_DATA_DIR not used: %v", err)
 	}
-	requireFree(t, ports)
+	testutil.RequireFree(t, ports)
 }
 
 // TestProcessAllDataDir: `logsys all --data-dir X` keeps everything under
@@ -245,7 +182,7 @@ func TestProcessGatewayFromEnvironment(t *testing.T) {
 // the URL.
 func TestProcessAllDataDir(t *testing.T) {
 	dir := t.TempDir()
-	ports := freePorts(t, 8)
+	ports := testutil.FreePorts(t, 8)
 	all := startLogsys(t, dir, allEnv(ports), "all", "--data-dir", "X")
 	all.waitOutput(t, all.stdout, "logsys all is running")
 	for _, p := range []string{"X/pki/pki.json", "X/pki/dev/ca.pem", "X/kafka", "X/store", "X/identities/gateway"} {
@@ -257,7 +194,7 @@ func TestProcessAllDataDir(t *testing.T) {
 		t.Errorf("--data-dir X also wrote ./.logsys (%v)", err)
 	}
 	all.stop(t)
-	requireFree(t, ports)
+	testutil.RequireFree(t, ports)
 
 	dir = t.TempDir()
 	all = startLogsys(t, dir, allEnv(ports), "all")
@@ -267,7 +204,7 @@ func TestProcessAllDataDir(t *testing.T) {
 		t.Errorf("health --url after logsys all: exit %d %s%s", code, h.stdout, h.stderr)
 	}
 	all.stop(t)
-	requireFree(t, ports)
+	testutil.RequireFree(t, ports)
 }
 
 // TestProcessRefusesBadStarts: bad configuration and start-up failures end
@@ -318,7 +255,7 @@ func TestProcessRefusesBadStarts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ports := freePorts(t, 8)
+			ports := testutil.FreePorts(t, 8)
 			release := func() {}
 			if tt.prepare != nil {
 				release = tt.prepare(t, dir, ports)
@@ -344,7 +281,7 @@ func TestProcessRefusesBadStarts(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(dir, ".logsys")); !tt.created && !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("a refused configuration still created .logsys (%v)", err)
 			}
-			requireFree(t, ports)
+			testutil.RequireFree(t, ports)
 		})
 	}
 }

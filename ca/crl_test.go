@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -101,7 +102,7 @@ func TestCAFailsClosedOnCRLs(t *testing.T) {
 	}
 	for _, r := range replays {
 		t.Run(r.name, func(t *testing.T) {
-			before := counterValue(srv.m.rejected.WithLabelValues("dev", r.reason))
+			before := testutil.CounterValue(srv.m.rejected.WithLabelValues("dev", r.reason))
 			r.write()
 			defer func() {
 				if err := pki.WriteFile(dir, l.CRLFile("dev"), good, pki.PublicPerm); err != nil {
@@ -114,7 +115,7 @@ func TestCAFailsClosedOnCRLs(t *testing.T) {
 			if err := srv.Reload(); err == nil || !strings.Contains(err.Error(), l.CRLFile("dev")) {
 				t.Fatalf("reload: %v, want a refusal naming %s", err, l.CRLFile("dev"))
 			}
-			if got := counterValue(srv.m.rejected.WithLabelValues("dev", r.reason)); got != before+1 {
+			if got := testutil.CounterValue(srv.m.rejected.WithLabelValues("dev", r.reason)); got != before+1 {
 				t.Fatalf("reload_rejections{%s} = %v, want %v", r.reason, got, before+1)
 			}
 			for who, c := range map[string]*rawClient{"victim": victim, "honest": honest} {

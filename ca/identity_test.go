@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -84,7 +85,7 @@ func TestRenewalRefusesNonCanonicalIdentities(t *testing.T) {
 	if renewed != 0 {
 		t.Fatalf("%d of %d forged identities renewed", renewed, len(ids))
 	}
-	if got := counterValue(srv.m.refused.WithLabelValues("dev", "identity")); got != float64(len(ids)) {
+	if got := testutil.CounterValue(srv.m.refused.WithLabelValues("dev", "identity")); got != float64(len(ids)) {
 		t.Errorf("refused_total{identity} = %v, want %d", got, len(ids))
 	}
 	// The same forgery with the canonical identity renews: the refusals

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -146,7 +147,7 @@ func TestTornLedgerLineIsToleratedAndReported(t *testing.T) {
 	}
 	reg := prometheus.NewRegistry()
 	srv2, url2 := startCA(t, dir, "dev", func(c *Config) { c.Registerer = reg })
-	if got := counterValue(srv2.m.torn.WithLabelValues("dev")); got != 1 {
+	if got := testutil.CounterValue(srv2.m.torn.WithLabelValues("dev")); got != 1 {
 		t.Errorf("ledger_torn_total = %v, want 1", got)
 	}
 	data, _ := os.ReadFile(path)
@@ -187,7 +188,7 @@ func TestUnrecordedCertificateIsNotReturned(t *testing.T) {
 	if re, ok := err.(*refusedErr); !ok || re.status != 500 || re.reason != string(ReasonInternal) {
 		t.Fatalf("bootstrap with an unwritable ledger: %v, want 500 internal and no certificate", err)
 	}
-	if got := counterValue(srv.m.issued.WithLabelValues("dev", "producer", MethodBootstrap)); got != 0 {
+	if got := testutil.CounterValue(srv.m.issued.WithLabelValues("dev", "producer", MethodBootstrap)); got != 0 {
 		t.Errorf("issued_total = %v, want 0", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -80,10 +81,10 @@ func TestRevokingACertificateRevokesItsRenewals(t *testing.T) {
 			if through != 0 {
 				t.Fatalf("%d of %d attempts got through after revoking B0", through, 2*len(lineage))
 			}
-			if got := counterValue(srv.m.refused.WithLabelValues("dev", string(ReasonRevoked))); got != float64(len(lineage)) {
+			if got := testutil.CounterValue(srv.m.refused.WithLabelValues("dev", string(ReasonRevoked))); got != float64(len(lineage)) {
 				t.Errorf("refused_total{revoked} = %v, want %d", got, len(lineage))
 			}
-			if got := counterValue(srv.m.lineage.WithLabelValues("dev")); got != how.caExtension {
+			if got := testutil.CounterValue(srv.m.lineage.WithLabelValues("dev")); got != how.caExtension {
 				t.Errorf("lineage_revoked_total = %v, want %v", got, how.caExtension)
 			}
 			// Another identity still renews and is admitted: the refusals

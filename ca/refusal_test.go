@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"logsys/internal/testutil"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -60,7 +62,7 @@ func TestWriteRefusalShowsTheReasonOnly(t *testing.T) {
 			t.Errorf("%v: not a JSON error response: %v", tc.err, err)
 		}
 	}
-	if got := counterValue(m.refused.WithLabelValues("dev", "internal")); got != 2 {
+	if got := testutil.CounterValue(m.refused.WithLabelValues("dev", "internal")); got != 2 {
 		t.Errorf("refused_total{internal} = %v, want 2", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -60,10 +61,10 @@ func TestBootstrapGrantsExactlyTheTokenIdentityOnce(t *testing.T) {
 	if err != nil || status != http.StatusUnauthorized || reason != "token_used" {
 		t.Errorf("replay: status %d reason %q err %v, want 401 token_used", status, reason, err)
 	}
-	if got := counterValue(srv.m.issued.WithLabelValues("dev", "producer", MethodBootstrap)); got != 1 {
+	if got := testutil.CounterValue(srv.m.issued.WithLabelValues("dev", "producer", MethodBootstrap)); got != 1 {
 		t.Errorf("issued_total = %v, want 1", got)
 	}
-	if got := counterValue(srv.m.refused.WithLabelValues("dev", "token_used")); got != 1 {
+	if got := testutil.CounterValue(srv.m.refused.WithLabelValues("dev", "token_used")); got != 1 {
 		t.Errorf("refused_total{token_used} = %v, want 1", got)
 	}
 }
@@ -116,7 +117,7 @@ func TestBootstrapRefusals(t *testing.T) {
 	if status, reason, err := c.post(PathBootstrap, issueRequest{Token: tok, CSR: csrPEM(t, key)}); status != http.StatusOK {
 		t.Errorf("token after a bad csr: status %d reason %q err %v, want 200", status, reason, err)
 	}
-	if got := counterValue(srv.m.refused.WithLabelValues("dev", "token_expired")); got != 1 {
+	if got := testutil.CounterValue(srv.m.refused.WithLabelValues("dev", "token_expired")); got != 1 {
 		t.Errorf("refused_total{token_expired} = %v, want 1", got)
 	}
 }
@@ -156,7 +157,7 @@ func TestRenewalKeepsIdentityAndNeverWidensIt(t *testing.T) {
 	if second.SerialNumber.Cmp(first.Leaf.SerialNumber) == 0 || !second.PublicKey.(*ecdsa.PublicKey).Equal(key2.Public()) {
 		t.Error("renewal must issue a new serial for the new key")
 	}
-	if got := counterValue(srv.m.issued.WithLabelValues("dev", "producer", MethodRenew)); got != 1 {
+	if got := testutil.CounterValue(srv.m.issued.WithLabelValues("dev", "producer", MethodRenew)); got != 1 {
 		t.Errorf("issued_total{renew} = %v, want 1", got)
 	}
 }
@@ -178,7 +179,7 @@ func TestRevokedCertificateCannotRenew(t *testing.T) {
 	if status, reason, err := c2.post(PathRenew, issueRequest{CSR: csrPEM(t, newKey(t))}); status != http.StatusForbidden || reason != "revoked" {
 		t.Errorf("renew with a revoked certificate: %d %q %v, want 403 revoked", status, reason, err)
 	}
-	if got := counterValue(srv.m.refused.WithLabelValues("dev", "revoked")); got != 1 {
+	if got := testutil.CounterValue(srv.m.refused.WithLabelValues("dev", "revoked")); got != 1 {
 		t.Errorf("refused_total{revoked} = %v, want 1", got)
 	}
 }

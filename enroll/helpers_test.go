@@ -12,15 +12,14 @@ import (
 	"net/url"
 	"os"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"logsys/ca"
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/pki"
 	"logsys/tlsx"
 )
@@ -58,85 +57,6 @@ func newToken(t *testing.T, dir, env, name string) string {
 	}
 	return tok
 }
-
-// pipeNet is an in-memory network (of memPipe connections). Inside a
-// synctest bubble a goroutine blocked on a loopback socket is not durably
-// blocked (the fake clock would stall); one waiting on a memPipe is. TLS
-// runs over it unchanged.
-type pipeNet struct {
-	mu sync.Mutex
-	ls map[string]*pipeListener
-}
-
-type pipeListener struct {
-	n     *pipeNet
-	addr  string
-	conns chan net.Conn
-	done  chan struct{}
-	once  sync.Once
-}
-
-type pipeAddr string
-
-func (a pipeAddr) Network() string { return "pipe" }
-func (a pipeAddr) String() string  { return string(a) }
-
-func (n *pipeNet) listen(addr string) *pipeListener {
-	l := &pipeListener{n: n, addr: addr, conns: make(chan net.Conn), done: make(chan struct{})}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.ls == nil {
-		n.ls = map[string]*pipeListener{}
-	}
-	n.ls[addr] = l
-	return l
-}
-
-// dial connects to the listener on addr; with none there, the connection
-// is refused, as a TCP dial to a stopped server would be.
-func (n *pipeNet) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	refused := &net.OpError{Op: "dial", Net: network, Addr: pipeAddr(addr), Err: syscall.ECONNREFUSED}
-	n.mu.Lock()
-	l := n.ls[addr]
-	n.mu.Unlock()
-	if l == nil {
-		return nil, refused
-	}
-	c, s := memPipe(pipeAddr("client"), pipeAddr(addr))
-	select {
-	case l.conns <- s:
-		return c, nil
-	case <-l.done:
-	case <-ctx.Done():
-		refused.Err = ctx.Err()
-	}
-	c.Close()
-	s.Close()
-	return nil, refused
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() {
-		close(l.done)
-		l.n.mu.Lock()
-		if l.n.ls[l.addr] == l {
-			delete(l.n.ls, l.addr)
-		}
-		l.n.mu.Unlock()
-	})
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr(l.addr) }
 
 // testCA is a real ca.Server of dev served on a listener of the test's
 // choosing (pipes in a bubble, loopback otherwise).
@@ -182,13 +102,13 @@ func serve(t *testing.T, srv *ca.Server, ln net.Listener) *testCA {
 }
 
 // renewerConfig enrolls name of dev at the CA of dir through n.
-func renewerConfig(t *testing.T, n *pipeNet, dir, name string) Config {
+func renewerConfig(t *testing.T, n *testutil.Network, dir, name string) Config {
 	t.Helper()
 	cfg := Config{CAURL: caURL, TrustDomain: testTD, Env: "dev", Name: name, Token: newToken(t, dir, "dev", name),
 		CABundle: pki.Layout{Dir: dir}.ChainFile("dev"), StateDir: t.TempDir(),
 		Logger: testLogger(t), Registerer: prometheus.NewRegistry()}
 	if n != nil {
-		cfg.DialContext = n.dial
+		cfg.DialContext = n.Dial
 	}
 	return cfg
 }
@@ -236,30 +156,7 @@ func run(t *testing.T, r *Renewer) {
 // counter reads one series of r's metrics.
 func counter(t *testing.T, r *Renewer, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := r.cfg.Registerer.(prometheus.Gatherer).Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if hasLabel(m, label, value) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
-}
-
-func hasLabel(m *dto.Metric, name, value string) bool {
-	for _, lp := range m.GetLabel() {
-		if lp.GetName() == name && lp.GetValue() == value {
-			return true
-		}
-	}
-	return false
+	return testutil.MetricValue(t, r.cfg.Registerer.(prometheus.Gatherer), name, map[string]string{label: value})
 }
 
 // rejected is how many times r refused CA material for reason.

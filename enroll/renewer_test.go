@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"logsys/ca"
+	"logsys/internal/testutil"
 	"logsys/pki"
 	"logsys/spiffeid"
 	"logsys/tlsx"
@@ -36,8 +37,8 @@ func TestRenewsAtPlannedTimes(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
-		n := &pipeNet{}
-		serve(t, newCA(t, dir, func(c *ca.Config) { c.LeafTTL = time.Hour }), n.listen(caAddr))
+		n := &testutil.Network{}
+		serve(t, newCA(t, dir, func(c *ca.Config) { c.LeafTTL = time.Hour }), n.Listen(caAddr))
 		cfg := renewerConfig(t, n, dir, "producer")
 		cfg.TrustRefresh = 15 * time.Minute
 		r := newRenewer(t, cfg)
@@ -118,10 +119,10 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
 		l := pki.Layout{Dir: dir}
-		n := &pipeNet{}
+		n := &testutil.Network{}
 		serve(t, newCA(t, dir, func(c *ca.Config) {
 			c.LeafTTL, c.PublishDelay, c.PollInterval = 10*time.Minute, 2*time.Minute, time.Minute
-		}), n.listen(caAddr))
+		}), n.Listen(caAddr))
 		tokenFile := filepath.Join(t.TempDir(), "token")
 		if err := os.WriteFile(tokenFile, []byte(newToken(t, dir, "dev", "gateway")+"\n"), 0o600); err != nil {
 			t.Fatal(err)
@@ -143,7 +144,7 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 			fromClient.add(r.TLS.PeerCertificates[0])
 			_, _ = io.WriteString(w, "ok")
 		})}
-		ln := tlsx.NewListener(n.listen("producer:8081"), tcfg, nil, "test", tlsx.WithLogger(testLogger(t)))
+		ln := tlsx.NewListener(n.Listen("producer:8081"), tcfg, nil, "test", tlsx.WithLogger(testLogger(t)))
 		served := make(chan error, 1)
 		go func() { served <- hs.Serve(ln) }()
 		t.Cleanup(func() { _ = hs.Close(); <-served })
@@ -152,7 +153,7 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := &http.Transport{DisableKeepAlives: true, DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			raw, err := n.dial(ctx, network, addr)
+			raw, err := n.Dial(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
@@ -238,9 +239,9 @@ func TestHealthGoesDownBeforeExpiryAndRecovers(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
-		n := &pipeNet{}
+		n := &testutil.Network{}
 		srv := newCA(t, dir, func(c *ca.Config) { c.LeafTTL = time.Hour })
-		first := serve(t, srv, n.listen(caAddr))
+		first := serve(t, srv, n.Listen(caAddr))
 		r := newRenewer(t, renewerConfig(t, n, dir, "producer"))
 		src := ensure(t, r)
 		run(t, r)
@@ -271,7 +272,7 @@ func TestHealthGoesDownBeforeExpiryAndRecovers(t *testing.T) {
 			t.Fatalf("%d failed attempts while the CA was down, want retries", attempts)
 		}
 
-		serve(t, srv, n.listen(caAddr))
+		serve(t, srv, n.Listen(caAddr))
 		// The next retry comes within the largest backoff: RetryMax (1m)
 		// and a tenth of the lifetime, plus 20%.
 		time.Sleep(backoff(100, DefaultRetryMin, DefaultRetryMax, life, 1))
@@ -294,8 +295,8 @@ func TestHealthGoesDownBeforeExpiryAndRecovers(t *testing.T) {
 func TestRefusesAnotherIdentity(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
-		n := &pipeNet{}
-		serve(t, newCA(t, dir, nil), n.listen(caAddr))
+		n := &testutil.Network{}
+		serve(t, newCA(t, dir, nil), n.Listen(caAddr))
 		cfg := renewerConfig(t, n, dir, "producer")
 		cfg.Token = newToken(t, dir, "dev", "gateway")
 		r := newRenewer(t, cfg)
@@ -322,8 +323,8 @@ func TestRefusesAnotherIdentity(t *testing.T) {
 func TestRestartsFromStateDir(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
-		n := &pipeNet{}
-		serve(t, newCA(t, dir, func(c *ca.Config) { c.LeafTTL = time.Hour }), n.listen(caAddr))
+		n := &testutil.Network{}
+		serve(t, newCA(t, dir, func(c *ca.Config) { c.LeafTTL = time.Hour }), n.Listen(caAddr))
 		cfg := renewerConfig(t, n, dir, "producer")
 		first := newRenewer(t, cfg)
 		was := ensure(t, first).Certificate().Leaf

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"logsys/internal/testutil"
 )
 
 // startAll runs `logsys all` in-process on free ports.
@@ -46,7 +48,7 @@ func TestAllWithOnlineCA(t *testing.T) {
 	dir := t.TempDir()
 	for run := 0; run < 2; run++ {
 		a, out, stop := startAll(t, dir, true)
-		eventually(t, 5*time.Second, "the summary to name the CA", func() bool {
+		testutil.Eventually(t, 5*time.Second, "the summary to name the CA", func() bool {
 			return strings.Contains(out.String(), "online CA https://127.0.0.1:")
 		})
 		for _, ci := range a.gateway.tls.src.Certificates() {
@@ -63,7 +65,7 @@ func TestAllWithOnlineCA(t *testing.T) {
 			t.Fatalf("run %d: POST %d %v", run, code, body)
 		}
 		id := body["data"].(map[string]any)["id"].(string)
-		eventually(t, 10*time.Second, "the event to be readable", func() bool {
+		testutil.Eventually(t, 10*time.Second, "the event to be readable", func() bool {
 			resp, err := c.Get(url + "/api/v1/logs?source=all")
 			if err != nil {
 				return false

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"logsys/internal/testutil"
 )
 
 func TestBreakerStates(t *testing.T) {
@@ -72,13 +74,13 @@ func TestProducerDownOpensBreaker(t *testing.T) {
 			t.Fatalf("POST with the producer down: %d %v, want 503 with a reason", code, body)
 		}
 	}
-	if v := metricValue(t, p.gateway.metrics.reg, "logsys_circuit_breaker_state", map[string]string{"target": "producer"}); v != breakerOpen {
+	if v := testutil.MetricValue(t, p.gateway.metrics.reg, "logsys_circuit_breaker_state", map[string]string{"target": "producer"}); v != breakerOpen {
 		t.Fatalf("breaker state metric = %v, want %d (open)", v, breakerOpen)
 	}
 	if v, ok := p.gateway.health("api-gateway", time.Hour, p.gateway.healthExtra); ok {
 		t.Fatalf("health with the breaker open = %+v, want unhealthy", v)
 	}
-	if n := metricValue(t, p.gateway.metrics.reg, "logsys_events_total", map[string]string{"role": "gateway", "result": "failed"}); n != 3 {
+	if n := testutil.MetricValue(t, p.gateway.metrics.reg, "logsys_events_total", map[string]string{"role": "gateway", "result": "failed"}); n != 3 {
 		t.Errorf("failed events = %v, want 3", n)
 	}
 	// While open, the 503 says when the next probe may succeed.

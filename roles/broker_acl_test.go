@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"logsys/internal/aclmatrix"
+	"logsys/internal/testutil"
 	"logsys/kafkaacl"
 )
 
@@ -118,7 +119,7 @@ func TestBrokerACLMatrix(t *testing.T) {
 				refused++
 			}
 		}
-		got := metricValue(t, reg, "logsys_broker_authorization_denied_total", map[string]string{"principal": "User:" + id})
+		got := testutil.MetricValue(t, reg, "logsys_broker_authorization_denied_total", map[string]string{"principal": "User:" + id})
 		t.Logf("%s: %d refused cells, logsys_broker_authorization_denied_total = %v", id, refused, got)
 		if got < float64(refused) {
 			t.Errorf("%s: %d refused cells but only %v counted refusals", id, refused, got)

@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"logsys/internal/testutil"
 	"logsys/kafkaacl"
 )
 
@@ -53,7 +54,7 @@ func TestBrokerAttacks(t *testing.T) {
 		return cl
 	}
 	refusals := func(principal, request string) float64 {
-		return metricValue(t, a.consumer.metrics.reg, "logsys_broker_authorization_denied_total",
+		return testutil.MetricValue(t, a.consumer.metrics.reg, "logsys_broker_authorization_denied_total",
 			map[string]string{"principal": principal, "request": request})
 	}
 	served := func(source string) int {
@@ -105,7 +106,7 @@ func TestBrokerAttacks(t *testing.T) {
 		// A legitimate event travels behind the forged ones.
 		marker := fmt.Sprintf("marker-%d", time.Now().UnixNano())
 		post(marker, 0)
-		eventually(t, 20*time.Second, "the marker event to be served", func() bool { return served(marker) == 1 })
+		testutil.Eventually(t, 20*time.Second, "the marker event to be served", func() bool { return served(marker) == 1 })
 
 		inLog := countInTopic(t, a.broker, kafkaacl.TopicEvents, source)
 		if n := served(source); n != 0 || inLog != 0 {
@@ -213,7 +214,7 @@ func TestBrokerAttacks(t *testing.T) {
 		}
 		t.Logf("topic admin: %d tried, %d refused, %d got through", tried, refused, tried-refused)
 		post("after-topic-attack", 0)
-		eventually(t, 20*time.Second, "the pipeline to still deliver", func() bool { return served("after-topic-attack") == 1 })
+		testutil.Eventually(t, 20*time.Second, "the pipeline to still deliver", func() bool { return served("after-topic-attack") == 1 })
 	})
 }
 

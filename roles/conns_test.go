@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 	"logsys/tlsx"
 )
@@ -60,7 +61,7 @@ func TestRevokedPeersAreCutOnEveryHTTPHop(t *testing.T) {
 	if through != 0 {
 		t.Fatalf("%d of 10 requests of the revoked client got through", through)
 	}
-	if got := metricValue(t, p.gateway.metrics.reg, "logsys_tls_connections_closed_total", map[string]string{"listener": "gateway", "reason": "revoked"}); got != 1 {
+	if got := testutil.MetricValue(t, p.gateway.metrics.reg, "logsys_tls_connections_closed_total", map[string]string{"listener": "gateway", "reason": "revoked"}); got != 1 {
 		t.Fatalf("gateway closes{revoked} = %v, want 1", got)
 	}
 
@@ -73,7 +74,7 @@ func TestRevokedPeersAreCutOnEveryHTTPHop(t *testing.T) {
 	if n := prLn.Open(); n != 0 {
 		t.Fatalf("%d gateway connections still open at the producer after the reload", n)
 	}
-	if got := metricValue(t, p.producer.metrics.reg, "logsys_tls_connections_closed_total", map[string]string{"listener": "producer", "reason": "revoked"}); got < 1 {
+	if got := testutil.MetricValue(t, p.producer.metrics.reg, "logsys_tls_connections_closed_total", map[string]string{"listener": "producer", "reason": "revoked"}); got < 1 {
 		t.Fatalf("producer closes{revoked} = %v, want at least 1", got)
 	}
 }
@@ -136,12 +137,12 @@ func TestKafkaProducerRidesOutItsRotation(t *testing.T) {
 	}
 	rotated := map[string]string{"side": "client", "listener": "producer->kafka", "reason": "rotated"}
 	next := 100
-	eventually(t, 10*time.Second, "the old connections to close", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the old connections to close", func() bool {
 		if next < 200 {
 			produce(next, next+10)
 			next += 10
 		}
-		return metricValue(t, reg, "logsys_tls_connections_closed_total", rotated) >= 1 && d.Open() > 0
+		return testutil.MetricValue(t, reg, "logsys_tls_connections_closed_total", rotated) >= 1 && d.Open() > 0
 	})
 	produce(next, n)
 

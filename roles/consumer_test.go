@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"logsys/internal/testutil"
 	"logsys/store"
 )
 
@@ -56,7 +57,7 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 		t.Fatalf("POST: %d %v", code, body)
 	}
 	id := body["data"].(map[string]any)["id"].(string)
-	eventually(t, 10*time.Second, "the event after the poison records to be stored", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the event after the poison records to be stored", func() bool {
 		return p.storedIDs()[id] == 1
 	})
 	// Nobody in the pipeline may read dead letters: the operator does.
@@ -78,7 +79,7 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 	if len(got) != 3 || got["p1"] == "" || got["p2"] == "" || got["p3"] == "" {
 		t.Fatalf("dead-lettered = %v, want p1, p2 and p3 with reasons", got)
 	}
-	if n := metricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 3 {
+	if n := testutil.MetricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 3 {
 		t.Errorf("dead_lettered counter = %v, want 3", n)
 	}
 }
@@ -120,7 +121,7 @@ func TestShutdownLosesNoAcceptedEvent(t *testing.T) {
 	if len(accepted) == 0 {
 		t.Fatal("no event was accepted before shutdown")
 	}
-	eventually(t, 20*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(accepted)), func() bool {
+	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(accepted)), func() bool {
 		recs, err := p.store.Query(context.Background(), store.Filter{Source: "shutdown", Limit: store.MaxLimit})
 		if err != nil {
 			t.Fatal(err)
@@ -153,7 +154,7 @@ func TestConsumerBatchesWithFlushInterval(t *testing.T) {
 		}
 		ids = append(ids, body["data"].(map[string]any)["id"].(string))
 	}
-	eventually(t, 10*time.Second, "a partial batch to be flushed", func() bool {
+	testutil.Eventually(t, 10*time.Second, "a partial batch to be flushed", func() bool {
 		seen := p.storedIDs()
 		return seen[ids[0]] == 1 && seen[ids[1]] == 1 && seen[ids[2]] == 1
 	})

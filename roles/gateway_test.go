@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -26,7 +27,7 @@ func TestEventTravelsThePipeline(t *testing.T) {
 	}
 	id := body["data"].(map[string]any)["id"].(string)
 	var got map[string]any
-	eventually(t, 10*time.Second, "the event to be readable through GET /api/v1/logs", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the event to be readable through GET /api/v1/logs", func() bool {
 		resp, err := c.Get(p.url("/api/v1/logs?source=node-7&limit=10"))
 		if err != nil {
 			t.Fatal(err)
@@ -90,14 +91,14 @@ func TestGatewayRefusesPeers(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			labels := map[string]string{"side": "server", "listener": "gateway", "reason": tc.reason}
-			before := metricValue(t, p.gateway.metrics.reg, "logsys_tls_handshake_failures_total", labels)
+			before := testutil.MetricValue(t, p.gateway.metrics.reg, "logsys_tls_handshake_failures_total", labels)
 			resp, err := httpClient(tc.cfg).Get(p.url("/api/v1/health"))
 			if err == nil {
 				resp.Body.Close()
 				t.Fatalf("request succeeded with HTTP %d; want a failed handshake", resp.StatusCode)
 			}
-			eventually(t, 5*time.Second, "failure reason "+tc.reason+" to be counted", func() bool {
-				return metricValue(t, p.gateway.metrics.reg, "logsys_tls_handshake_failures_total", labels) == before+1
+			testutil.Eventually(t, 5*time.Second, "failure reason "+tc.reason+" to be counted", func() bool {
+				return testutil.MetricValue(t, p.gateway.metrics.reg, "logsys_tls_handshake_failures_total", labels) == before+1
 			})
 		})
 	}
@@ -111,8 +112,8 @@ func TestProducerAcceptsOnlyTheGateway(t *testing.T) {
 		t.Fatal("a client identity reached the producer")
 	}
 	labels := map[string]string{"side": "server", "listener": "producer", "reason": "unauthorized"}
-	eventually(t, 5*time.Second, "unauthorized to be counted at the producer", func() bool {
-		return metricValue(t, p.producer.metrics.reg, "logsys_tls_handshake_failures_total", labels) == 1
+	testutil.Eventually(t, 5*time.Second, "unauthorized to be counted at the producer", func() bool {
+		return testutil.MetricValue(t, p.producer.metrics.reg, "logsys_tls_handshake_failures_total", labels) == 1
 	})
 }
 
@@ -255,7 +256,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	if _, err := pki.Rotate(context.Background(), pki.RotateOptions{Dir: p.pkiDir, Env: "dev"}); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
-	eventually(t, 10*time.Second, "the gateway to serve its new certificate", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the gateway to serve its new certificate", func() bool {
 		return p.gateway.tls.src.Certificates()[0].Serial != oldSerial
 	})
 	// New connections must work with the new material on every hop.
@@ -266,7 +267,7 @@ func TestRotationUnderLoad(t *testing.T) {
 	if failed.Load() > 0 || sent.Load() == 0 {
 		t.Fatalf("%d of %d requests failed during rotation", failed.Load(), sent.Load())
 	}
-	if n := metricValue(t, p.gateway.metrics.reg, "logsys_tls_reloads_total", map[string]string{"result": "success"}); n < 1 {
+	if n := testutil.MetricValue(t, p.gateway.metrics.reg, "logsys_tls_reloads_total", map[string]string{"result": "success"}); n < 1 {
 		t.Errorf("no successful reload counted")
 	}
 }
@@ -291,7 +292,7 @@ func TestConsumerRestartLosesNothing(t *testing.T) {
 	send(40)
 	p.startConsumer()
 	send(40)
-	eventually(t, 20*time.Second, "all 120 events to be stored", func() bool {
+	testutil.Eventually(t, 20*time.Second, "all 120 events to be stored", func() bool {
 		seen := p.storedIDs()
 		for _, id := range ids {
 			if seen[id] != 1 {

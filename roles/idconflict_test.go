@@ -10,6 +10,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -98,8 +99,8 @@ func TestClientIDsAreScopedBySender(t *testing.T) {
 		t.Fatalf("stored %v (count %d); want %v", stored, count, want)
 	}
 	reg := p.consumer.metrics.reg
-	conflicts := metricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "id_conflict"})
-	deadLettered := metricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "dead_lettered"})
+	conflicts := testutil.MetricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "id_conflict"})
+	deadLettered := testutil.MetricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "dead_lettered"})
 	if conflicts != 1 || deadLettered != 1 {
 		t.Fatalf("id_conflict = %v, dead_lettered = %v; want 1 and 1", conflicts, deadLettered)
 	}
@@ -119,7 +120,7 @@ func hasSeries(t *testing.T, p *pipeline, name string, want map[string]string) b
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			if labelsMatch(m.GetLabel(), want) {
+			if testutil.HasLabels(m, want) {
 				return true
 			}
 		}

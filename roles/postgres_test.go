@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/store"
 )
 
@@ -53,7 +54,7 @@ func TestConsumerRidesOutPostgresRestart(t *testing.T) {
 	send(100)
 	wg.Wait()
 	send(50)
-	eventually(t, 60*time.Second, fmt.Sprintf("all %d events in PostgreSQL", len(ids)), func() bool {
+	testutil.Eventually(t, 60*time.Second, fmt.Sprintf("all %d events in PostgreSQL", len(ids)), func() bool {
 		recs, err := p.store.Query(context.Background(), store.Filter{Source: source, Limit: store.MaxLimit})
 		if err != nil {
 			return false // the server may still be coming back

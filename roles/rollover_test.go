@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 	"logsys/store"
 	"logsys/tlsx"
@@ -141,7 +142,7 @@ func TestShortLivedCertificatesUnderLoad(t *testing.T) {
 	if !bytes.Equal(leaf.AuthorityKeyId, newCA[0].SubjectKeyId) {
 		t.Errorf("after the rollover the gateway's leaf is still issued by the old intermediate")
 	}
-	eventually(t, 20*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(ids)), func() bool {
+	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(ids)), func() bool {
 		stored := map[string]bool{}
 		for w := 0; w < 4; w++ {
 			recs, err := a.store.Query(context.Background(), store.Filter{Source: fmt.Sprintf("soak-%d", w), Limit: store.MaxLimit})
@@ -160,7 +161,7 @@ func TestShortLivedCertificatesUnderLoad(t *testing.T) {
 		return true
 	})
 	// Every role now trusts the new intermediate, and each leaf is from it.
-	eventually(t, 10*time.Second, "every role to trust and use the new intermediate", func() bool {
+	testutil.Eventually(t, 10*time.Second, "every role to trust and use the new intermediate", func() bool {
 		rows, err := pki.InspectTrust(pkiDir, filepath.Join(dir, "identities"))
 		if err != nil || len(rows) != 4 {
 			return false

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"logsys/internal/testutil"
 )
 
 // TestGatewayAcceptsOnlyStorableEvents sends events that every store
@@ -43,8 +45,8 @@ func TestGatewayAcceptsOnlyStorableEvents(t *testing.T) {
 		t.Fatalf("POST: %d %v", code, body)
 	}
 	id := body["data"].(map[string]any)["id"].(string)
-	eventually(t, 10*time.Second, "the good event to be stored", func() bool { return p.storedIDs()[id] == 1 })
-	if n := metricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 0 {
+	testutil.Eventually(t, 10*time.Second, "the good event to be stored", func() bool { return p.storedIDs()[id] == 1 })
+	if n := testutil.MetricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 0 {
 		t.Errorf("dead_lettered = %v, want 0", n)
 	}
 }

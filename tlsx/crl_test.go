@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -92,7 +93,7 @@ func TestCRLReplayKeepsTheVictimRevoked(t *testing.T) {
 		for _, r := range replays {
 			t.Run(src.Name()+"/"+r.name, func(t *testing.T) {
 				labels := map[string]string{"source": src.Name(), "reason": string(r.reason)}
-				before := metricValue(t, f.reg, rejections, labels)
+				before := testutil.MetricValue(t, f.reg, rejections, labels)
 				var err error
 				if src == fileSrc {
 					saved := mustRead(t, files.CRL)
@@ -114,7 +115,7 @@ func TestCRLReplayKeepsTheVictimRevoked(t *testing.T) {
 				if err == nil {
 					t.Fatal("replayed crl accepted")
 				}
-				if got := metricValue(t, f.reg, rejections, labels); got != before+1 {
+				if got := testutil.MetricValue(t, f.reg, rejections, labels); got != before+1 {
 					t.Fatalf("rejections%v = %v, want %v (err: %v)", labels, got, before+1, err)
 				}
 				if !src.Revoked(victim.Cert) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -66,15 +67,15 @@ func TestSourceExpiryViews(t *testing.T) {
 	leaf := map[string]string{"source": "gateway", "kind": "leaf", "identity_or_subject": "spiffe://logsys.local/dev/gateway", "serial": infos[0].Serial}
 	// Certificates store whole seconds, so the gauge is within 1s of 6h.
 	want := infos[0].NotAfter.Sub(now).Seconds()
-	if got := metricValue(t, f.reg, "logsys_tls_certificate_expiry_seconds", leaf); got != want || got <= (6*time.Hour-time.Second).Seconds() {
+	if got := testutil.MetricValue(t, f.reg, "logsys_tls_certificate_expiry_seconds", leaf); got != want || got <= (6*time.Hour-time.Second).Seconds() {
 		t.Fatalf("expiry gauge = %v, want %v (about 6h)", got, want)
 	}
 	anchor := map[string]string{"source": "gateway", "kind": "anchor", "identity_or_subject": infos[1].Subject}
-	if got := metricValue(t, f.reg, "logsys_tls_certificate_expiry_seconds", anchor); got <= 0 {
+	if got := testutil.MetricValue(t, f.reg, "logsys_tls_certificate_expiry_seconds", anchor); got <= 0 {
 		t.Fatalf("anchor expiry gauge = %v", got)
 	}
 	f.m.RemoveSource(src)
-	if got := metricValue(t, f.reg, "logsys_tls_certificate_expiry_seconds", leaf); got != 0 {
+	if got := testutil.MetricValue(t, f.reg, "logsys_tls_certificate_expiry_seconds", leaf); got != 0 {
 		t.Fatalf("gauge still exported after RemoveSource: %v", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -89,7 +90,7 @@ func TestServerRefusals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			labels := map[string]string{"side": "server", "listener": "producer", "reason": string(tc.want)}
-			before := metricValue(t, f.reg, failures, labels)
+			before := testutil.MetricValue(t, f.reg, failures, labels)
 			if line, _, err := callRaw(tc.client, addr); err == nil {
 				t.Fatalf("accepted, server answered %q", line)
 			}
@@ -150,7 +151,7 @@ func TestClientRefusals(t *testing.T) {
 				if r == tc.want {
 					want = 1
 				}
-				if got := metricValue(t, f.reg, failures, labels); got != want {
+				if got := testutil.MetricValue(t, f.reg, failures, labels); got != want {
 					t.Errorf("failures{reason=%s} = %v, want %v", r, got, want)
 				}
 			}

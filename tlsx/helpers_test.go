@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -165,56 +165,13 @@ func readLine(c net.Conn) (string, tls.ConnectionState, error) {
 	return strings.TrimSpace(line), c.(*tls.Conn).ConnectionState(), err
 }
 
-// metricValue sums the counter values or histogram sample counts of the
-// series of name whose labels include want.
-func metricValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatalf("gather: %v", err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if !hasLabels(m, want) {
-				continue
-			}
-			switch {
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
-			case m.Histogram != nil:
-				sum += float64(m.Histogram.GetSampleCount())
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			}
-		}
-	}
-	return sum
-}
-
-func hasLabels(m *dto.Metric, want map[string]string) bool {
-	n := 0
-	for _, lp := range m.GetLabel() {
-		if v, ok := want[lp.GetName()]; ok {
-			if v != lp.GetValue() {
-				return false
-			}
-			n++
-		}
-	}
-	return n == len(want)
-}
-
 // waitMetric polls (bounded) until the metric reaches want; server-side
 // failures are recorded by the listener's handshake goroutine.
 func waitMetric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string, want float64) {
 	t.Helper()
 	var got float64
 	for range 250 {
-		if got = metricValue(t, reg, name, labels); got == want {
+		if got = testutil.MetricValue(t, reg, name, labels); got == want {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -46,7 +47,7 @@ func TestKafkaDialer(t *testing.T) {
 	if recs := fetches.Records(); len(recs) != 1 || string(recs[0].Value) != "hello" {
 		t.Fatalf("records = %v", recs)
 	}
-	if got := metricValue(t, f.reg, "logsys_tls_handshake_duration_seconds", map[string]string{"side": "client", "listener": "producer->kafka"}); got < 1 {
+	if got := testutil.MetricValue(t, f.reg, "logsys_tls_handshake_duration_seconds", map[string]string{"side": "client", "listener": "producer->kafka"}); got < 1 {
 		t.Fatalf("client handshakes recorded = %v", got)
 	}
 }

@@ -109,7 +109,7 @@ func roundTrip(c *tls.Conn) error {
 }
 
 func (b *bubble) closes(reason string) float64 {
-	return metricValue(b.t, b.reg, closedConns, map[string]string{"side": "server", "reason": reason})
+	return testutil.MetricValue(b.t, b.reg, closedConns, map[string]string{"side": "server", "reason": reason})
 }
 
 // TestConnectionClosedAtPeerNotAfter: a connection whose client
@@ -220,7 +220,7 @@ func TestMaxAgeLetsInFlightRequestsFinish(t *testing.T) {
 		if err := post("/"); err != nil {
 			t.Fatalf("request after the close: %v", err)
 		}
-		if got := metricValue(t, b.reg, "logsys_tls_handshake_duration_seconds", map[string]string{"side": "server"}); got != 2 {
+		if got := testutil.MetricValue(t, b.reg, "logsys_tls_handshake_duration_seconds", map[string]string{"side": "server"}); got != 2 {
 			t.Fatalf("%v handshakes, want 2 (one per connection)", got)
 		}
 	})
@@ -251,7 +251,7 @@ func TestStaleCRLFailsClosed(t *testing.T) {
 		if ok || !strings.Contains(strings.Join(reasons, "\n"), "crl for dev") {
 			t.Fatalf("crl past nextUpdate: status %v %q, want a reason naming the environment", ok, reasons)
 		}
-		if got := metricValue(t, b.reg, "logsys_tls_crl_next_update_seconds", nil); got != -3600 {
+		if got := testutil.MetricValue(t, b.reg, "logsys_tls_crl_next_update_seconds", nil); got != -3600 {
 			t.Fatalf("crl next update gauge = %v, want -3600", got)
 		}
 		if err := roundTrip(c); err != nil {
@@ -276,7 +276,7 @@ func TestStaleCRLFailsClosed(t *testing.T) {
 			}
 		}
 		synctest.Wait()
-		if got := metricValue(t, b.reg, failures, map[string]string{"side": "server", "reason": "crl_stale"}); got != 1 {
+		if got := testutil.MetricValue(t, b.reg, failures, map[string]string{"side": "server", "reason": "crl_stale"}); got != 1 {
 			t.Fatalf("handshake failures{reason=crl_stale} = %v, want 1", got)
 		}
 	})

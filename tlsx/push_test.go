@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -129,14 +130,14 @@ func TestUpdateRefusesBadMaterial(t *testing.T) {
 	failures := map[string]string{"source": "producer", "result": "failure"}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := metricValue(t, f.reg, reloads, failures)
+			before := testutil.MetricValue(t, f.reg, reloads, failures)
 			if err := src.Update(tc.pem); err == nil {
 				t.Fatal("update accepted broken material")
 			}
 			if got := src.Certificate().Leaf.SerialNumber; got.Cmp(good.Serial) != 0 {
 				t.Fatalf("serial changed to %x after a refused update", got)
 			}
-			if got := metricValue(t, f.reg, reloads, failures); got != before+1 {
+			if got := testutil.MetricValue(t, f.reg, reloads, failures); got != before+1 {
 				t.Fatalf("failures = %v, want %v", got, before+1)
 			}
 		})

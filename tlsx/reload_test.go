@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -104,7 +105,7 @@ func TestRotationUnderTraffic(t *testing.T) {
 	if failed.Load() != 0 {
 		t.Fatalf("%d of %d requests failed during rotation; last: %v", failed.Load(), calls.Load(), lastErr.Load())
 	}
-	if got := metricValue(t, f.reg, reloads, map[string]string{"result": "success"}); got < 2 {
+	if got := testutil.MetricValue(t, f.reg, reloads, map[string]string{"result": "success"}); got < 2 {
 		t.Errorf("successful reloads = %v, want at least 2", got)
 	}
 }
@@ -149,14 +150,14 @@ func TestFailedReloadKeepsMaterial(t *testing.T) {
 				}
 				f.ca.WriteFile(p, data, 0o600)
 			}
-			before := metricValue(t, f.reg, reloads, map[string]string{"source": "producer", "result": "failure"})
+			before := testutil.MetricValue(t, f.reg, reloads, map[string]string{"source": "producer", "result": "failure"})
 			if err := src.Reload(); err == nil {
 				t.Fatal("reload accepted broken files")
 			}
 			if got := src.Certificate().Leaf.SerialNumber; got.Cmp(good) != 0 {
 				t.Fatalf("serial changed to %x after a failed reload", got)
 			}
-			if got := metricValue(t, f.reg, reloads, map[string]string{"source": "producer", "result": "failure"}); got != before+1 {
+			if got := testutil.MetricValue(t, f.reg, reloads, map[string]string{"source": "producer", "result": "failure"}); got != before+1 {
 				t.Fatalf("failures = %v, want %v", got, before+1)
 			}
 			for p, data := range saved {
@@ -198,7 +199,7 @@ func TestWatcherCountsARejectedStateOnce(t *testing.T) {
 	f.ca.WriteFile(files.Cert, []byte("garbage"), 0o644)
 	waitMetric(t, f.reg, reloads, failure, 1)
 	time.Sleep(500 * time.Millisecond) // several polls
-	if got := metricValue(t, f.reg, reloads, failure); got != 1 {
+	if got := testutil.MetricValue(t, f.reg, reloads, failure); got != 1 {
 		t.Fatalf("failures = %v after repeated polls of the same content, want 1", got)
 	}
 	next := f.ca.Leaf("dev", "producer")

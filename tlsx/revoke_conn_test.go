@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -120,7 +121,7 @@ func TestRevokedKeepAliveConnectionIsCut(t *testing.T) {
 	if after != 0 {
 		t.Fatalf("%d of %d requests got through after the revocation", after, n-revokeAt)
 	}
-	if got := metricValue(t, f.reg, "logsys_tls_handshake_duration_seconds", map[string]string{"side": "server", "listener": "revoke-push"}); got != 1 {
+	if got := testutil.MetricValue(t, f.reg, "logsys_tls_handshake_duration_seconds", map[string]string{"side": "server", "listener": "revoke-push"}); got != 1 {
 		t.Fatalf("%v handshakes succeeded, want the one of the keep-alive connection", got)
 	}
 	waitMetric(t, f.reg, closedConns, map[string]string{"listener": "revoke-push", "reason": "revoked"}, 1)

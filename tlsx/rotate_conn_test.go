@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -155,7 +156,7 @@ func TestResumptionAfterIntermediateRemoved(t *testing.T) {
 	if err := server.Update(f.pemOf(producer)); err != nil { // only the new intermediate
 		t.Fatal(err)
 	}
-	before := metricValue(t, f.reg, failures, map[string]string{"side": "server", "listener": "resume", "reason": "unknown_ca"})
+	before := testutil.MetricValue(t, f.reg, failures, map[string]string{"side": "server", "listener": "resume", "reason": "unknown_ca"})
 	if cs, err := dial(); err == nil {
 		t.Fatalf("a ticket from %q resumed after it was removed (resumed %v)", old.Cert.Subject.CommonName, cs.DidResume)
 	}

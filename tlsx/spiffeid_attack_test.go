@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"logsys/tlsx"
 )
 
@@ -32,7 +33,7 @@ func TestNonCanonicalIDsRefusedByServer(t *testing.T) {
 	addr := f.serve(mustServerConfig(t, producer, tlsx.AuthorizeNames(td, "dev", "gateway", "client"), tlsx.Options{}), "producer")
 	pool := f.ca.Pool("dev")
 	labels := map[string]string{"side": "server", "listener": "producer", "reason": string(tlsx.ReasonUnauthorized)}
-	before := metricValue(t, f.reg, failures, labels)
+	before := testutil.MetricValue(t, f.reg, failures, labels)
 	accepted := 0
 	for _, id := range nonCanonical {
 		leaf := f.ca.Leaf("dev", "client", testpki.WithURI(id))
