@@ -113,7 +113,11 @@ func TestShutdownLosesNoAcceptedEvent(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	testutil.Eventually(t, 10*time.Second, "events to be accepted before shutdown", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(accepted) >= 20
+	})
 	p.stops["gateway"]()
 	stopped.Store(true)
 	p.stops["producer"]()

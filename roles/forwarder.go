@@ -45,13 +45,18 @@ type forwarder struct {
 	br       *breaker
 	log      *slog.Logger
 
+	// ctx ends the forwarder's retries, backoffs and posts; start sets it.
+	ctx    context.Context
 	mu     sync.RWMutex
 	closed bool
 	queue  chan *pending
 	wg     sync.WaitGroup
 }
 
-func (f *forwarder) start(workers int) {
+// start runs workers until close; ctx ending stops their retries at once
+// (what is still queued then fails with ctx's error).
+func (f *forwarder) start(ctx context.Context, workers int) {
+	f.ctx = ctx
 	for i := 0; i < workers; i++ {
 		f.wg.Add(1)
 		go f.work()
@@ -112,15 +117,16 @@ func (f *forwarder) work() {
 		for _, q := range batch {
 			evs = append(evs, q.events...)
 		}
-		err := f.deliver(evs)
+		err := f.deliver(f.ctx, evs)
 		for _, q := range batch {
 			q.done <- err
 		}
 	}
 }
 
-// deliver posts evs with retries and backoff behind the circuit breaker.
-func (f *forwarder) deliver(evs []event.Event) error {
+// deliver posts evs with retries and backoff behind the circuit breaker,
+// until ctx ends.
+func (f *forwarder) deliver(ctx context.Context, evs []event.Event) error {
 	body, err := json.Marshal(evs)
 	if err != nil {
 		return fmt.Errorf("encode batch: %w", err)
@@ -129,14 +135,16 @@ func (f *forwarder) deliver(evs []event.Event) error {
 	var last error
 	for attempt := 0; attempt <= f.retries; attempt++ {
 		if attempt > 0 {
-			time.Sleep(backoff)
+			if err := sleep(ctx, backoff); err != nil {
+				return fmt.Errorf("forward %d events to producer: %w", len(evs), errors.Join(last, err))
+			}
 			backoff *= 2
 		}
 		if err := f.br.allow(); err != nil {
 			last = err
 			continue
 		}
-		err := f.post(body)
+		err := f.post(ctx, body)
 		var perm *permanentError
 		if errors.As(err, &perm) {
 			f.br.done(nil) // the producer answered: it is healthy
@@ -152,8 +160,20 @@ func (f *forwarder) deliver(evs []event.Event) error {
 	return fmt.Errorf("forward %d events to producer: %w", len(evs), last)
 }
 
-func (f *forwarder) post(body []byte) error {
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+// sleep waits d or until ctx ends, returning ctx's error then.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (f *forwarder) post(ctx context.Context, body []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, f.url, bytes.NewReader(body))
 	if err != nil {

@@ -228,10 +228,18 @@ func (g *Gateway) Addr() string { return g.addr() }
 
 // Run serves until ctx is done, then drains: the listener stops, in-flight
 // requests finish and every queued event is forwarded before Run returns.
+//
+// The forwarder outlives ctx so that the drain can deliver; once the
+// drain has taken ShutdownGrace its retries and backoffs stop, and what is
+// left is answered 503 (not accepted, so not lost).
 func (g *Gateway) Run(ctx context.Context) error {
-	g.fwd.start(g.cfg.Producer.Workers)
+	fctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	defer stop()
+	g.fwd.start(fctx, g.cfg.Producer.Workers)
 	g.log.Info("gateway listening", "addr", g.Addr(), "producer", g.cfg.Producer.URL)
 	err := g.serve(ctx)
+	hard := time.AfterFunc(g.cfg.ShutdownGrace, stop)
+	defer hard.Stop()
 	g.fwd.close()
 	return err
 }

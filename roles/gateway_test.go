@@ -243,16 +243,16 @@ func TestRotationUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				code, body := postJSON(t, c, p.url("/api/v1/logs"), "application/json", fmt.Sprintf(`{"message":"m%d","source":"rot"}`, i))
+				code, body, err := tryPost(c, p.url("/api/v1/logs"), "application/json", fmt.Sprintf(`{"message":"m%d","source":"rot"}`, i))
 				sent.Add(1)
-				if code != 202 {
+				if err != nil || code != 202 {
 					failed.Add(1)
-					t.Errorf("request failed during rotation: %d %v", code, body)
+					t.Errorf("request failed during rotation: %d %v %v", code, body, err)
 				}
 			}
 		}()
 	}
-	time.Sleep(300 * time.Millisecond)
+	testutil.Eventually(t, 10*time.Second, "requests to flow before the rotation", func() bool { return sent.Load() >= 20 })
 	if _, err := pki.Rotate(context.Background(), pki.RotateOptions{Dir: p.pkiDir, Env: "dev"}); err != nil {
 		t.Fatalf("rotate: %v", err)
 	}
@@ -261,7 +261,8 @@ func TestRotationUnderLoad(t *testing.T) {
 	})
 	// New connections must work with the new material on every hop.
 	c.CloseIdleConnections()
-	time.Sleep(500 * time.Millisecond)
+	after := sent.Load()
+	testutil.Eventually(t, 10*time.Second, "requests to flow after the rotation", func() bool { return sent.Load() >= after+20 })
 	close(stop)
 	wg.Wait()
 	if failed.Load() > 0 || sent.Load() == 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -63,16 +64,27 @@ func httpClient(cfg *tls.Config) *http.Client {
 	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, ForceAttemptHTTP2: true}}
 }
 
+// postJSON posts body and decodes the JSON answer, failing the test when
+// the request cannot be made; goroutines use tryPost instead.
 func postJSON(t testing.TB, c *http.Client, url, ctype, body string) (int, map[string]any) {
 	t.Helper()
+	code, out, err := tryPost(c, url, ctype, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, out
+}
+
+// tryPost is postJSON returning the request's error.
+func tryPost(c *http.Client, url, ctype, body string) (int, map[string]any, error) {
 	resp, err := c.Post(url, ctype, bytes.NewBufferString(body))
 	if err != nil {
-		t.Fatalf("POST %s: %v", url, err)
+		return 0, nil, fmt.Errorf("POST %s: %w", url, err)
 	}
 	defer resp.Body.Close()
 	var out map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	return resp.StatusCode, out, nil
 }
 
 func stringsReader(s string) io.Reader { return bytes.NewBufferString(s) }

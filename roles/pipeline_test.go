@@ -23,6 +23,7 @@ type pipeline struct {
 	consumer *Consumer
 	gateway  *Gateway
 	stops    map[string]func()
+	clock    func() time.Time
 }
 
 func fastIdentity(pkiDir, name string) tlsx.Identity {
@@ -41,7 +42,20 @@ func startPipeline(t *testing.T) *pipeline {
 // embedded store).
 func startPipelineWith(t *testing.T, sc store.Config) *pipeline {
 	t.Helper()
-	p := &pipeline{t: t, pkiDir: testPKI(t), dataDir: t.TempDir(), stops: map[string]func(){}}
+	return startPipelineOpts(t, pipelineOptions{store: sc})
+}
+
+// pipelineOptions vary the pipeline: its store, and the clock of
+// gateway, producer and consumer (nil: time.Now).
+type pipelineOptions struct {
+	store store.Config
+	clock func() time.Time
+}
+
+func startPipelineOpts(t *testing.T, o pipelineOptions) *pipeline {
+	t.Helper()
+	sc := o.store
+	p := &pipeline{t: t, pkiDir: testPKI(t), dataDir: t.TempDir(), stops: map[string]func(){}, clock: o.clock}
 	var err error
 	bc := DefaultBrokerConfig()
 	bc.Identity, bc.Port, bc.DataDir, bc.Partitions, bc.Logger = fastIdentity(p.pkiDir, "kafka"), 0, filepath.Join(p.dataDir, "kafka"), 3, quietLogger()
@@ -58,7 +72,7 @@ func startPipelineWith(t *testing.T, sc store.Config) *pipeline {
 	}
 	pc := DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = fastIdentity(p.pkiDir, "producer"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
-	pc.Kafka.Brokers = p.broker.Addrs()
+	pc.Kafka.Brokers, pc.Clock = p.broker.Addrs(), p.clock
 	if p.producer, err = NewProducer(context.Background(), pc); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +81,7 @@ func startPipelineWith(t *testing.T, sc store.Config) *pipeline {
 	gc := DefaultGatewayConfig()
 	gc.Identity, gc.Addr, gc.LivenessAddr, gc.Logger = fastIdentity(p.pkiDir, "gateway"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
 	gc.Producer.URL = "https://" + p.producer.Addr() + "/internal/v1/events"
-	gc.SharedStore = p.store
+	gc.SharedStore, gc.Clock = p.store, p.clock
 	if p.gateway, err = NewGateway(context.Background(), gc); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +133,7 @@ func (p *pipeline) startConsumerWith(edit func(*ConsumerConfig)) {
 	}
 	cc.Identity, cc.Addr, cc.LivenessAddr, cc.Logger = fastIdentity(p.pkiDir, "consumer"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
 	cc.Kafka.Brokers = p.broker.Addrs()
-	cc.SharedStore = p.store
+	cc.SharedStore, cc.Clock = p.store, p.clock
 	var err error
 	if p.consumer, err = NewConsumer(context.Background(), cc); err != nil {
 		p.t.Fatal(err)

@@ -1,0 +1,150 @@
+package roles
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"logsys/event"
+	"logsys/internal/testutil"
+)
+
+// fakeProducer is a real HTTP server on an in-memory network answering
+// each batch with the next status of a script (the last one repeats), and
+// recording when, on the bubble's clock, each batch arrived.
+type fakeProducer struct {
+	mu       sync.Mutex
+	statuses []int
+	arrived  []time.Duration
+	start    time.Time
+}
+
+func (p *fakeProducer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.arrived = append(p.arrived, time.Since(p.start))
+	code := p.statuses[min(len(p.arrived), len(p.statuses))-1]
+	w.WriteHeader(code)
+}
+
+func (p *fakeProducer) arrivals() []time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]time.Duration(nil), p.arrived...)
+}
+
+// newTestForwarder serves p on an in-memory network and returns a
+// forwarder posting to it (retries 3, backoff 1 s doubling) behind br.
+// It must be called inside a synctest bubble; everything stops with the
+// test.
+func newTestForwarder(t *testing.T, p *fakeProducer, br *breaker) *forwarder {
+	var n testutil.Network
+	srv := &http.Server{Handler: p}
+	done := make(chan error, 1)
+	ln := n.Listen("producer:8081")
+	go func() { done <- srv.Serve(ln) }()
+	tr := &http.Transport{DialContext: n.Dial}
+	t.Cleanup(func() {
+		tr.CloseIdleConnections()
+		srv.Close()
+		<-done
+	})
+	p.start = time.Now()
+	return &forwarder{
+		client: &http.Client{Transport: tr}, url: "http://producer:8081" + EventsPath, maxBatch: 10,
+		retries: 3, backoff: time.Second, timeout: 10 * time.Second, br: br, log: quietLogger(),
+		queue: make(chan *pending, 16),
+	}
+}
+
+var oneEvent = []event.Event{{ID: "a", Level: "INFO", Message: "m", Source: "s", Timestamp: time.Unix(0, 0).UTC()}}
+
+// TestForwarderBacksOff: a failing producer is tried again after 1, 2 and
+// 4 seconds, exactly, and a success ends the retries.
+func TestForwarderBacksOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &fakeProducer{statuses: []int{503, 503, 503, 202}}
+		f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
+		if err := f.deliver(context.Background(), oneEvent); err != nil {
+			t.Fatalf("deliver: %v", err)
+		}
+		want := []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second}
+		if got := p.arrivals(); !equalDurations(got, want) {
+			t.Fatalf("attempts at %v, want %v", got, want)
+		}
+	})
+}
+
+// TestForwarderBackoffHonoursContext: the context ending during a backoff
+// ends the delivery at once, without another attempt.
+func TestForwarderBackoffHonoursContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &fakeProducer{statuses: []int{503}}
+		f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.deliver(ctx, oneEvent) }()
+		time.Sleep(1500 * time.Millisecond) // inside the 2-second backoff
+		synctest.Wait()
+		cancel()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("deliver = %v, want the cancellation", err)
+			}
+		default:
+			t.Fatal("deliver still waits after its context ended")
+		}
+		if got := p.arrivals(); len(got) != 2 {
+			t.Fatalf("attempts at %v, want 2", got)
+		}
+	})
+}
+
+// TestForwarderBehindOpenBreaker: after the threshold the breaker refuses
+// without posting, the error carries when to retry, and after the cooldown
+// one probe closes it again.
+func TestForwarderBehindOpenBreaker(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &fakeProducer{statuses: []int{503, 503, 202}}
+		br := newBreaker(2, 30*time.Second, nil)
+		f := newTestForwarder(t, p, br)
+		err := f.deliver(context.Background(), oneEvent)
+		var open *openError
+		if !errors.Is(err, errBreakerOpen) || !errors.As(err, &open) {
+			t.Fatalf("deliver = %v, want the breaker open", err)
+		}
+		// Attempts at 0 and 1 s fail and open the breaker; those at 3 s
+		// and 7 s are refused without a post, 24 s before the probe.
+		if got := p.arrivals(); len(got) != 2 {
+			t.Fatalf("posts at %v, want 2", got)
+		}
+		if open.wait != 24*time.Second {
+			t.Fatalf("retry after %v, want 24s", open.wait)
+		}
+		time.Sleep(open.wait)
+		if err := f.deliver(context.Background(), oneEvent); err != nil {
+			t.Fatalf("deliver after the cooldown: %v", err)
+		}
+		if s := br.current(); s != breakerClosed {
+			t.Fatalf("breaker state %d after a good probe, want closed", s)
+		}
+	})
+}
+
+func equalDurations(a, b []time.Duration) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
