@@ -1,16 +1,13 @@
 package ca
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
 	"net/http"
-	"net/url"
 	"testing"
 	"time"
 
+	"logsys/internal/testpki"
 	"logsys/internal/testutil"
 	"logsys/pki"
 )
@@ -20,37 +17,9 @@ import (
 // what an attacker holding a mis-issued certificate would present.
 func forge(t *testing.T, dir, env, uri string) *tls.Certificate {
 	t.Helper()
-	l := pki.Layout{Dir: dir}
-	inter, err := pki.ReadCertificates(l.CACert(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	interKey, err := pki.ReadPrivateKey(l.CAKey(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := newKey(t)
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()),
-		Subject:      pkix.Name{Organization: []string{"logsys"}, OrganizationalUnit: []string{env}, CommonName: "client"},
-		NotBefore:    now.Add(-time.Minute), NotAfter: now.Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		DNSNames: []string{"client", "localhost"}, URIs: []*url.URL{u},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, inter[0], key.Public(), interKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &tls.Certificate{Certificate: [][]byte{der, inter[0].Raw}, PrivateKey: key, Leaf: leaf}
+	l := testpki.SignWith(t, testpki.IssuerFromLayout(t, dir, env), env, "client", testpki.WithURI(uri),
+		testpki.ValidFor(time.Hour), testpki.WithIPs(), testpki.WithExtKeyUsage(x509.ExtKeyUsageClientAuth))
+	return &l.TLS
 }
 
 // TestRenewalRefusesNonCanonicalIdentities presents dev-signed, valid,

@@ -3,13 +3,8 @@ package enroll
 import (
 	"context"
 	"crypto"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"log/slog"
-	"math/big"
 	"net"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
@@ -164,49 +159,10 @@ func rejected(t *testing.T, r *Renewer, reason string) float64 {
 	return counter(t, r, "logsys_enroll_rejected_total", "reason", reason)
 }
 
-// issuerOf reads the intermediate (with its key) of env in the PKI dir.
-func issuerOf(t *testing.T, dir, env string) *testpki.Issuer {
-	t.Helper()
-	l := pki.Layout{Dir: dir}
-	certs, err := pki.ReadCertificates(l.CACert(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := pki.ReadPrivateKey(l.CAKey(env))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testpki.Issuer{Cert: certs[0], Key: key, PEM: testpki.CertPEM(certs[0])}
-}
-
 // signLeaf has iss sign a certificate for pub carrying uri, valid around
 // now, for client and server use: what a hostile or broken CA could send.
 func signLeaf(t *testing.T, iss *testpki.Issuer, pub crypto.PublicKey, uri string) []byte {
 	t.Helper()
-	u, err := url.Parse(uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: u.Path},
-		NotBefore: now.Add(-time.Minute), NotAfter: now.Add(time.Hour),
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		DNSNames:    []string{"ca", "localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		URIs: []*url.URL{u}, BasicConstraintsValid: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, iss.Cert, pub, iss.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testpki.CertPEM(c, iss.Cert)
+	return testpki.SignWith(t, iss, "dev", "ca", testpki.WithPublicKey(pub), testpki.WithURI(uri),
+		testpki.ValidFor(time.Hour), testpki.WithIPs(net.IPv4(127, 0, 0, 1))).CertPEM
 }

@@ -172,7 +172,7 @@ func TestRefusesMaterialNotUnderThePinnedRoot(t *testing.T) {
 
 	rogue := testpki.New(t, testpki.Options{TrustDomain: testTD, Envs: []string{"dev"}})
 	rogueIss := rogue.Intermediate("dev")
-	devIss := issuerOf(t, dir, "dev")
+	devIss := testpki.IssuerFromLayout(t, dir, "dev")
 	producer := "spiffe://" + testTD + "/dev/producer"
 	other := newKeyPair(t)
 
@@ -265,7 +265,7 @@ func TestRefusesAServerThatIsNotTheCA(t *testing.T) {
 	l := pki.Layout{Dir: dir}
 	srv := newCA(t, dir, nil)
 	rogue := testpki.New(t, testpki.Options{TrustDomain: testTD, Envs: []string{"dev"}})
-	devIss, prodIss := issuerOf(t, dir, "dev"), issuerOf(t, dir, "prod")
+	devIss, prodIss := testpki.IssuerFromLayout(t, dir, "dev"), testpki.IssuerFromLayout(t, dir, "prod")
 	lookalike := lookalikeIntermediate(t, devIss.Cert, rogue.Root())
 
 	withKey := func(iss *testpki.Issuer, uri string) tls.Certificate {
@@ -477,7 +477,7 @@ func TestCABundleIsReReadAndPinned(t *testing.T) {
 	if err := r.obtain(ctx); err != nil {
 		t.Fatalf("renewal with the updated bundle: %v", err)
 	}
-	next := issuerOf(t, dir, "dev").Cert
+	next := testpki.IssuerFromLayout(t, dir, "dev").Cert
 	if err := src.Certificate().Leaf.CheckSignatureFrom(next); err != nil {
 		t.Fatalf("the source does not serve a certificate of the new intermediate: %v", err)
 	}

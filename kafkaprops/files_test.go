@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"logsys/internal/testutil"
 	"logsys/pki"
 )
 
@@ -109,7 +110,7 @@ func TestWriteFiles(t *testing.T) {
 func TestWriteFilesRefusesMismatchedKey(t *testing.T) {
 	dir := newPKI(t, []string{"dev"}, []string{"kafka", "client"})
 	l := pki.Layout{Dir: dir}
-	copyFile(t, l.KeyFile("dev", "kafka"), l.KeyFile("dev", "client"))
+	testutil.CopyFile(t, l.KeyFile("dev", "kafka"), l.KeyFile("dev", "client"))
 	_, err := WriteFiles(Options{Dir: dir, Env: "dev", Name: "client", Format: PEM})
 	if err == nil || !strings.Contains(err.Error(), pki.ErrKeyMismatch.Error()) {
 		t.Errorf("error %v, want a key mismatch", err)
@@ -124,7 +125,7 @@ func TestWriteFilesRefusesMismatchedKey(t *testing.T) {
 // Kafka client or broker loads them, and that the PEM keystore's key
 // matches its certificate with openssl.
 func TestKafkaStoresOpenWithKeytool(t *testing.T) {
-	keytool := needTool(t, "keytool")
+	keytool := testutil.NeedTool(t, "keytool")
 	dir, l := interopPKI(t, []string{"kafka", "client"})
 	pass, err := pki.ReadStorePassword(dir, "dev", "client")
 	if err != nil {
@@ -153,7 +154,7 @@ func TestKafkaStoresOpenWithKeytool(t *testing.T) {
 				{"ssl.keystore", "PrivateKeyEntry"}, {"ssl.truststore", "trustedCertEntry"},
 			} {
 				pw := resolveFileProvider(t, p[store.prefix+".password"])
-				out, err := run(t, keytool, "-list", "-keystore", p[store.prefix+".location"],
+				out, err := testutil.RunTool(t, keytool, "-list", "-keystore", p[store.prefix+".location"],
 					"-storetype", p[store.prefix+".type"], "-storepass", pw)
 				if err != nil {
 					t.Fatalf("keytool -list %s: %v\n%s", p[store.prefix+".location"], err, out)
@@ -171,24 +172,24 @@ func TestKafkaStoresOpenWithKeytool(t *testing.T) {
 	}
 
 	t.Run("pem keystore", func(t *testing.T) {
-		openssl := needTool(t, "openssl")
+		openssl := testutil.NeedTool(t, "openssl")
 		o := Options{Dir: dir, Env: "dev", Name: "client", Format: PEM}
 		if _, err := WriteFiles(o); err != nil {
 			t.Fatal(err)
 		}
 		ks := l.KeystorePEM("dev", "client")
-		fromKey, err := run(t, openssl, "pkey", "-in", ks, "-pubout")
+		fromKey, err := testutil.RunTool(t, openssl, "pkey", "-in", ks, "-pubout")
 		if err != nil {
 			t.Fatalf("openssl pkey: %v\n%s", err, fromKey)
 		}
-		fromCert, err := run(t, openssl, "x509", "-in", ks, "-noout", "-pubkey")
+		fromCert, err := testutil.RunTool(t, openssl, "x509", "-in", ks, "-noout", "-pubkey")
 		if err != nil {
 			t.Fatalf("openssl x509: %v\n%s", err, fromCert)
 		}
 		if fromKey != fromCert {
 			t.Errorf("keystore.pem key and certificate differ:\n%s\n%s", fromKey, fromCert)
 		}
-		out, err := run(t, openssl, "verify", "-partial_chain", "-CAfile", l.CACert("dev"), ks)
+		out, err := testutil.RunTool(t, openssl, "verify", "-partial_chain", "-CAfile", l.CACert("dev"), ks)
 		if err != nil {
 			t.Errorf("keystore.pem leaf does not verify against the truststore location ca.pem: %v\n%s", err, out)
 		}

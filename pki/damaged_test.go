@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"logsys/internal/testutil"
 )
 
 // TestDamagedFiles puts each malformed input of testdata in place of a PKI
@@ -32,7 +34,7 @@ func TestDamagedFiles(t *testing.T) {
 		t.Run(tt.testdata, func(t *testing.T) {
 			dir := newPKI(t, []string{"dev"}, []string{"gateway", "client"})
 			target := tt.target(Layout{Dir: dir})
-			copyFile(t, filepath.Join("testdata", tt.testdata), target)
+			testutil.CopyFile(t, filepath.Join("testdata", tt.testdata), target)
 			_, err := Init(context.Background(), InitOptions{Dir: dir, Now: at(t0)})
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("init error = %v, want ErrMalformed", err)
@@ -53,23 +55,23 @@ func TestForeignFiles(t *testing.T) {
 		culprit func(Layout) string
 	}{
 		{"key of another leaf", func(t *testing.T, l Layout) {
-			copyFile(t, l.KeyFile("dev", "client"), l.KeyFile("dev", "gateway"))
+			testutil.CopyFile(t, l.KeyFile("dev", "client"), l.KeyFile("dev", "gateway"))
 		}, ErrKeyMismatch, func(l Layout) string { return l.KeyFile("dev", "gateway") }},
 		{"leaf of another env", func(t *testing.T, l Layout) {
-			copyFile(t, l.CertFile("prod", "gateway"), l.CertFile("dev", "gateway"))
-			copyFile(t, l.KeyFile("prod", "gateway"), l.KeyFile("dev", "gateway"))
+			testutil.CopyFile(t, l.CertFile("prod", "gateway"), l.CertFile("dev", "gateway"))
+			testutil.CopyFile(t, l.KeyFile("prod", "gateway"), l.KeyFile("dev", "gateway"))
 		}, ErrWrongEnv, func(l Layout) string { return l.CertFile("dev", "gateway") }},
 		{"intermediate of another env", func(t *testing.T, l Layout) {
-			copyFile(t, l.CACert("prod"), l.CACert("dev"))
+			testutil.CopyFile(t, l.CACert("prod"), l.CACert("dev"))
 		}, ErrWrongEnv, func(l Layout) string { return l.CACert("dev") }},
 		{"intermediate key of another env", func(t *testing.T, l Layout) {
-			copyFile(t, l.CAKey("prod"), l.CAKey("dev"))
+			testutil.CopyFile(t, l.CAKey("prod"), l.CAKey("dev"))
 		}, ErrKeyMismatch, func(l Layout) string { return l.CAKey("dev") }},
 		{"root key swapped", func(t *testing.T, l Layout) {
-			copyFile(t, l.CAKey("prod"), l.RootKey())
+			testutil.CopyFile(t, l.CAKey("prod"), l.RootKey())
 		}, ErrKeyMismatch, func(l Layout) string { return l.RootKey() }},
 		{"crl of another env", func(t *testing.T, l Layout) {
-			copyFile(t, l.CRLFile("prod"), l.CRLFile("dev"))
+			testutil.CopyFile(t, l.CRLFile("prod"), l.CRLFile("dev"))
 		}, ErrWrongIssuer, func(l Layout) string { return l.CRLFile("dev") }},
 	}
 	for _, tt := range tests {

@@ -3,7 +3,6 @@ package pki
 import (
 	"context"
 	"crypto/x509"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -31,17 +30,6 @@ func mustCert(t *testing.T, path string) *x509.Certificate {
 		t.Fatal(err)
 	}
 	return certs[0]
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func runInit(t *testing.T, dir string, now time.Time) Report {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"logsys/internal/testutil"
 )
 
 func TestInitIdempotent(t *testing.T) {
@@ -47,7 +49,7 @@ func TestInitFillsAndReplaces(t *testing.T) {
 			t0, "dev/client/cert.pem", OpCreated, ""},
 		{"missing chain", func(t *testing.T, l Layout) { os.Remove(l.ChainFile("dev")) },
 			t0, "dev/ca-chain.pem", OpCreated, ""},
-		{"edited chain", func(t *testing.T, l Layout) { copyFile(t, l.RootCert(), l.ChainFile("dev")) },
+		{"edited chain", func(t *testing.T, l Layout) { testutil.CopyFile(t, l.RootCert(), l.ChainFile("dev")) },
 			t0, "dev/ca-chain.pem", OpReplaced, "did not hold"},
 		{"missing leaf key", func(t *testing.T, l Layout) { os.Remove(l.KeyFile("dev", "gateway")) },
 			t0, "dev/gateway/cert.pem", OpReplaced, "key.pem missing"},

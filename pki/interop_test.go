@@ -7,32 +7,12 @@ import (
 	"errors"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
+
+	"logsys/internal/testutil"
 )
-
-// needTool skips when a tool is missing, except under CI where it fails.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required when CI is set: %v", name, err)
-		}
-		t.Skipf("SKIP: %s not installed; interop test not run", name)
-	}
-	return p
-}
-
-func run(t *testing.T, name string, args ...string) (string, error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	return string(out), err
-}
 
 // interopPKI is initialised at the real time so external tools, which
 // use the wall clock, accept it.
@@ -46,12 +26,12 @@ func interopPKI(t *testing.T, names []string) (string, Layout) {
 }
 
 func TestOpenSSLVerify(t *testing.T) {
-	openssl := needTool(t, "openssl")
+	openssl := testutil.NeedTool(t, "openssl")
 	names := []string{"gateway", "producer", "client"}
 	dir, l := interopPKI(t, names)
 	for _, env := range []string{"dev", "prod"} {
 		for _, name := range names {
-			out, err := run(t, openssl, "verify", "-CAfile", l.ChainFile(env), "-crl_check", "-CRLfile", l.CRLFile(env), l.CertFile(env, name))
+			out, err := testutil.RunTool(t, openssl, "verify", "-CAfile", l.ChainFile(env), "-crl_check", "-CRLfile", l.CRLFile(env), l.CertFile(env, name))
 			if err != nil || !strings.Contains(out, ": OK") {
 				t.Errorf("openssl verify %s/%s: %v\n%s", env, name, err, out)
 			}
@@ -60,22 +40,22 @@ func TestOpenSSLVerify(t *testing.T) {
 	if _, err := Revoke(context.Background(), RevokeOptions{Dir: dir, Env: "dev", Name: "producer"}); err != nil {
 		t.Fatal(err)
 	}
-	out, err := run(t, openssl, "verify", "-CAfile", l.ChainFile("dev"), "-crl_check", "-CRLfile", l.CRLFile("dev"), l.CertFile("dev", "producer"))
+	out, err := testutil.RunTool(t, openssl, "verify", "-CAfile", l.ChainFile("dev"), "-crl_check", "-CRLfile", l.CRLFile("dev"), l.CertFile("dev", "producer"))
 	if err == nil || !strings.Contains(out, "revoked") {
 		t.Fatalf("openssl accepted a revoked leaf: %v\n%s", err, out)
 	}
-	out, err = run(t, openssl, "verify", "-CAfile", l.ChainFile("dev"), "-crl_check", "-CRLfile", l.CRLFile("dev"), l.CertFile("dev", "gateway"))
+	out, err = testutil.RunTool(t, openssl, "verify", "-CAfile", l.ChainFile("dev"), "-crl_check", "-CRLfile", l.CRLFile("dev"), l.CertFile("dev", "gateway"))
 	if err != nil {
 		t.Fatalf("openssl rejected an unrevoked leaf after a revocation: %v\n%s", err, out)
 	}
 }
 
 func TestOpenSSLPKCS12(t *testing.T) {
-	openssl := needTool(t, "openssl")
+	openssl := testutil.NeedTool(t, "openssl")
 	_, l := interopPKI(t, []string{"gateway", "client"})
 	for _, name := range []string{"gateway", "client"} {
 		for _, f := range []string{l.KeystoreP12("dev", name), l.TruststoreP12("dev", name)} {
-			out, err := run(t, openssl, "pkcs12", "-info", "-noout", "-in", f, "-passin", "file:"+l.PassFile("dev", name))
+			out, err := testutil.RunTool(t, openssl, "pkcs12", "-info", "-noout", "-in", f, "-passin", "file:"+l.PassFile("dev", name))
 			if err != nil || !strings.Contains(out, "AES-256-CBC") {
 				t.Errorf("openssl pkcs12 %s: %v\n%s", f, err, out)
 			}
@@ -84,7 +64,7 @@ func TestOpenSSLPKCS12(t *testing.T) {
 }
 
 func TestKeytoolList(t *testing.T) {
-	keytool := needTool(t, "keytool")
+	keytool := testutil.NeedTool(t, "keytool")
 	_, l := interopPKI(t, []string{"gateway", "client"})
 	for _, env := range []string{"dev", "prod"} {
 		for _, name := range []string{"gateway", "client"} {
@@ -102,7 +82,7 @@ func TestKeytoolList(t *testing.T) {
 				{l.TruststoreJKS(env, name), "JKS", "trustedCertEntry", 1},
 				{l.TruststoreP12(env, name), "PKCS12", "trustedCertEntry", 1},
 			} {
-				out, err := run(t, keytool, "-list", "-keystore", f.path, "-storetype", f.kind, "-storepass", pass)
+				out, err := testutil.RunTool(t, keytool, "-list", "-keystore", f.path, "-storetype", f.kind, "-storepass", pass)
 				if err != nil || strings.Count(out, f.want) != f.entries {
 					t.Errorf("keytool -list %s: %v\n%s", f.path, err, out)
 				}

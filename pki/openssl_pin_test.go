@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"logsys/internal/testutil"
 )
 
 // trustedAnchor writes env's intermediate as an OpenSSL "TRUSTED
@@ -16,7 +18,7 @@ import (
 func trustedAnchor(t *testing.T, openssl string, l Layout, env string) string {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), env+"-anchor.pem")
-	if o, err := run(t, openssl, "x509", "-in", l.CACert(env), "-addtrust", "serverAuth", "-addtrust", "clientAuth", "-out", out); err != nil {
+	if o, err := testutil.RunTool(t, openssl, "x509", "-in", l.CACert(env), "-addtrust", "serverAuth", "-addtrust", "clientAuth", "-out", out); err != nil {
 		t.Fatalf("openssl x509 -addtrust: %v\n%s", err, o)
 	}
 	return out
@@ -25,11 +27,11 @@ func trustedAnchor(t *testing.T, openssl string, l Layout, env string) string {
 // TestOpenSSLPinning states, with openssl itself, what docs/security.md
 // says OpenSSL-based clients can and cannot pin.
 func TestOpenSSLPinning(t *testing.T) {
-	openssl := needTool(t, "openssl")
+	openssl := testutil.NeedTool(t, "openssl")
 	_, l := interopPKI(t, []string{"gateway"}) // dev and prod
 	devLeaf := l.CertFile("dev", "gateway")    // leaf then dev intermediate
 	verify := func(args ...string) (string, bool) {
-		out, err := run(t, openssl, append([]string{"verify", "-purpose", "sslserver", "-untrusted", devLeaf}, append(args, devLeaf)...)...)
+		out, err := testutil.RunTool(t, openssl, append([]string{"verify", "-purpose", "sslserver", "-untrusted", devLeaf}, append(args, devLeaf)...)...)
 		return out, err == nil && strings.Contains(out, ": OK")
 	}
 	tests := []struct {
@@ -97,8 +99,8 @@ func fakePostgres(t *testing.T, l Layout) string {
 // TestLibpqPinning connects psql (libpq, OpenSSL) with sslmode=verify-full
 // to a server holding a dev certificate, once per sslrootcert.
 func TestLibpqPinning(t *testing.T) {
-	psql := needTool(t, "psql")
-	openssl := needTool(t, "openssl")
+	psql := testutil.NeedTool(t, "psql")
+	openssl := testutil.NeedTool(t, "openssl")
 	_, l := interopPKI(t, []string{"gateway"})
 	_, port, err := net.SplitHostPort(fakePostgres(t, l))
 	if err != nil {
@@ -115,7 +117,7 @@ func TestLibpqPinning(t *testing.T) {
 	}
 	for _, tt := range tests {
 		conn := "host=localhost port=" + port + " user=probe dbname=probe connect_timeout=10 sslmode=verify-full sslrootcert=" + tt.rootcert
-		out, _ := run(t, psql, "-X", "-w", conn, "-c", "select 1")
+		out, _ := testutil.RunTool(t, psql, "-X", "-w", conn, "-c", "select 1")
 		handshook := strings.Contains(out, "handshake ok")
 		if handshook != tt.ok || (!tt.ok && !strings.Contains(out, "certificate verify failed")) {
 			t.Errorf("%s: handshake=%v, want %v\n%s", tt.name, handshook, tt.ok, out)

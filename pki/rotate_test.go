@@ -7,6 +7,8 @@ import (
 	"math/big"
 	"testing"
 	"time"
+
+	"logsys/internal/testutil"
 )
 
 func TestRotateLeaf(t *testing.T) {
@@ -47,7 +49,7 @@ func TestRotateIntermediateOverlap(t *testing.T) {
 	oldCA := mustCert(t, l.CACert("dev"))
 	oldLeaf := mustCert(t, l.CertFile("dev", "gateway"))
 	oldFile := t.TempDir() + "/old.pem"
-	copyFile(t, l.CertFile("dev", "gateway"), oldFile)
+	testutil.CopyFile(t, l.CertFile("dev", "gateway"), oldFile)
 	now := t0.Add(24 * time.Hour)
 	r, err := Rotate(ctx, RotateOptions{Dir: dir, Env: "dev", Intermediate: true, Now: at(now)})
 	if err != nil {
@@ -132,7 +134,7 @@ func TestInspect(t *testing.T) {
 	if _, err := Revoke(ctx, RevokeOptions{Dir: dir, Env: "dev", Name: "client", Now: at(t0)}); err != nil {
 		t.Fatal(err)
 	}
-	copyFile(t, "testdata/truncated-cert.pem", Layout{Dir: dir}.CertFile("dev", "gateway"))
+	testutil.CopyFile(t, "testdata/truncated-cert.pem", Layout{Dir: dir}.CertFile("dev", "gateway"))
 	rows, err := Inspect(ctx, InspectOptions{Dir: dir, Now: at(t0.Add(3 * time.Hour))})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"logsys/internal/testutil"
+
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -129,7 +131,7 @@ public class TrustCheck {
 // PKIX: an intermediate-only truststore is a valid anchor set for Java,
 // and the staging one refuses the dev broker's chain.
 func TestJavaTruststoresPinTheEnvironment(t *testing.T) {
-	java := needTool(t, "java")
+	java := testutil.NeedTool(t, "java")
 	dir, l := interopPKI(t, []string{"kafka", "client"}) // envs dev and prod, real time
 	src := filepath.Join(t.TempDir(), "TrustCheck.java")
 	if err := os.WriteFile(src, []byte(javaCheck), 0o600); err != nil {
@@ -160,7 +162,7 @@ func TestJavaTruststoresPinTheEnvironment(t *testing.T) {
 		}
 		args = append(args, tt.store, tt.typ, pass)
 	}
-	out, err := run(t, java, args...)
+	out, err := testutil.RunTool(t, java, args...)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if err != nil || len(lines) != len(tests) {
 		t.Fatalf("java trust check: %v\n%s", err, out)

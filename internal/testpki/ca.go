@@ -178,19 +178,19 @@ func (ca *CA) newIssuer(name pkix.Name, parent *Issuer, ttl time.Duration, maxPa
 	if parent != nil {
 		signerCert, signerKey = parent.Cert, parent.Key
 	}
-	cert := ca.sign(tmpl, signerCert, key.Public(), signerKey)
+	cert := sign(ca.t, tmpl, signerCert, key.Public(), signerKey)
 	return &Issuer{Cert: cert, Key: key, PEM: CertPEM(cert)}
 }
 
-func (ca *CA) sign(tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
-	ca.t.Helper()
+func sign(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
+	t.Helper()
 	der, err := x509.CreateCertificate(nil, tmpl, parent, pub, signer)
 	if err != nil {
-		ca.t.Fatalf("testpki: create certificate %q: %v", tmpl.Subject.CommonName, err)
+		t.Fatalf("testpki: create certificate %q: %v", tmpl.Subject.CommonName, err)
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		ca.t.Fatalf("testpki: parse certificate: %v", err)
+		t.Fatalf("testpki: parse certificate: %v", err)
 	}
 	return cert
 }

@@ -3,6 +3,7 @@ package testpki
 import (
 	"os"
 	"path/filepath"
+	"testing"
 
 	"logsys/pki"
 )
@@ -85,4 +86,20 @@ func (ca *CA) write(dir, path string, data []byte, perm os.FileMode) {
 	if err := pki.WriteFile(dir, path, data, perm); err != nil {
 		ca.t.Fatalf("testpki: %v", err)
 	}
+}
+
+// IssuerFromLayout reads env's current intermediate and its key from a
+// `logsys pki init` directory, for SignWith.
+func IssuerFromLayout(t testing.TB, dir, env string) *Issuer {
+	t.Helper()
+	l := pki.Layout{Dir: dir}
+	certs, err := pki.ReadCertificates(l.CACert(env))
+	if err != nil {
+		t.Fatalf("testpki: %v", err)
+	}
+	key, err := pki.ReadPrivateKey(l.CAKey(env))
+	if err != nil {
+		t.Fatalf("testpki: %v", err)
+	}
+	return &Issuer{Cert: certs[0], Key: key, PEM: CertPEM(certs[0])}
 }

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"testing"
 	"time"
 )
 
@@ -45,6 +46,7 @@ type leafSpec struct {
 	uri                 *url.URL
 	noURI               bool
 	extKeyUsage         []x509.ExtKeyUsage
+	pub                 crypto.PublicKey
 }
 
 // ValidFor sets the lifetime: NotBefore one minute before the clock,
@@ -109,28 +111,57 @@ func WithExtKeyUsage(u ...x509.ExtKeyUsage) LeafOption {
 func (ca *CA) Leaf(env, name string, opts ...LeafOption) *Leaf {
 	ca.t.Helper()
 	e := ca.env(env)
+	opts = append([]LeafOption{func(s *leafSpec) { s.issuer = ca.Intermediate(env) }}, opts...)
+	l := issueLeaf(ca.t, ca.td, ca.now, ca.kt, env, name, opts)
+	ca.mu.Lock()
+	e.leaves = append(e.leaves, l)
+	ca.mu.Unlock()
+	return l
+}
+
+// SignWith has iss, an issuer that no CA of this package made (such as
+// IssuerFromLayout's), sign a leaf for name in env at the wall clock, as
+// Leaf would: the way to build what a mis-issuing or hostile CA could
+// present.
+func SignWith(t testing.TB, iss *Issuer, env, name string, opts ...LeafOption) *Leaf {
+	t.Helper()
+	opts = append([]LeafOption{func(s *leafSpec) { s.issuer = iss }}, opts...)
+	return issueLeaf(t, DefaultTrustDomain, time.Now(), "", env, name, opts)
+}
+
+// WithPublicKey certifies pub (a key the test does not hold, such as one
+// from a CSR) instead of a fresh key: the Leaf then has no Key, KeyPEM
+// or private key in TLS.
+func WithPublicKey(pub crypto.PublicKey) LeafOption { return func(s *leafSpec) { s.pub = pub } }
+
+func issueLeaf(t testing.TB, td string, now time.Time, kt KeyType, env, name string, opts []LeafOption) *Leaf {
+	t.Helper()
 	s := &leafSpec{
-		notBefore:   ca.now.Add(-time.Minute),
+		notBefore:   now.Add(-time.Minute),
+		keyType:     kt,
 		dns:         []string{name, "localhost"},
 		ips:         []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 		extKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		uri:         &url.URL{Scheme: "spiffe", Host: ca.td, Path: "/" + env + "/" + name},
+		uri:         &url.URL{Scheme: "spiffe", Host: td, Path: "/" + env + "/" + name},
 	}
-	s.notAfter = ca.now.Add(DefaultLeafTTL)
+	s.notAfter = now.Add(DefaultLeafTTL)
 	for _, o := range opts {
 		o(s)
 	}
-	if s.issuer == nil {
-		s.issuer = ca.Intermediate(env)
-	}
-	key, err := newKey(s.keyType)
-	if err != nil {
-		ca.t.Fatalf("testpki: leaf key: %v", err)
+	l := &Leaf{Env: env, Name: name}
+	pub := s.pub
+	if pub == nil {
+		key, err := newKey(s.keyType)
+		if err != nil {
+			t.Fatalf("testpki: leaf key: %v", err)
+		}
+		l.Key, pub = key, key.Public()
 	}
 	serial, err := newSerial()
 	if err != nil {
-		ca.t.Fatalf("testpki: %v", err)
+		t.Fatalf("testpki: %v", err)
 	}
+	l.Serial = serial
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
 		Subject: pkix.Name{
@@ -146,28 +177,23 @@ func (ca *CA) Leaf(env, name string, opts ...LeafOption) *Leaf {
 		DNSNames:              s.dns,
 		IPAddresses:           s.ips,
 	}
-	if _, isRSA := key.(*rsa.PrivateKey); isRSA {
+	if _, isRSA := pub.(*rsa.PublicKey); isRSA {
 		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
 	}
-	l := &Leaf{Env: env, Name: name, Serial: serial, Key: key}
 	if !s.noURI {
 		tmpl.URIs = []*url.URL{s.uri}
 		l.ID = s.uri.String()
 	}
-	l.Cert = ca.sign(tmpl, s.issuer.Cert, key.Public(), s.issuer.Key)
+	l.Cert = sign(t, tmpl, s.issuer.Cert, pub, s.issuer.Key)
 	l.Chain = []*x509.Certificate{l.Cert, s.issuer.Cert}
 	l.CertPEM = CertPEM(l.Chain...)
-	if l.KeyPEM, err = KeyPEM(key); err != nil {
-		ca.t.Fatalf("testpki: %v", err)
+	l.TLS = tls.Certificate{Certificate: [][]byte{l.Cert.Raw, s.issuer.Cert.Raw}, Leaf: l.Cert}
+	if l.Key != nil {
+		if l.KeyPEM, err = KeyPEM(l.Key); err != nil {
+			t.Fatalf("testpki: %v", err)
+		}
+		l.TLS.PrivateKey = l.Key
 	}
-	l.TLS = tls.Certificate{
-		Certificate: [][]byte{l.Cert.Raw, s.issuer.Cert.Raw},
-		PrivateKey:  key,
-		Leaf:        l.Cert,
-	}
-	ca.mu.Lock()
-	e.leaves = append(e.leaves, l)
-	ca.mu.Unlock()
 	return l
 }
 

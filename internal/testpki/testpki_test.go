@@ -1,6 +1,8 @@
 package testpki_test
 
 import (
+	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"logsys/internal/testpki"
+	"logsys/pki"
 )
 
 func TestLeafChainsToItsEnvOnly(t *testing.T) {
@@ -190,5 +193,29 @@ func countCerts(t *testing.T, data []byte) int {
 			t.Fatalf("unexpected PEM block %q", b.Type)
 		}
 		n++
+	}
+}
+
+// TestSignWithAForeignIssuer: SignWith signs with an issuer read from a
+// `logsys pki init` layout, for a public key the test does not hold.
+func TestSignWithAForeignIssuer(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := pki.Init(context.Background(), pki.InitOptions{Dir: dir, Envs: []string{"dev"}, Names: []string{"x"}}); err != nil {
+		t.Fatal(err)
+	}
+	iss := testpki.IssuerFromLayout(t, dir, "dev")
+	other := testpki.New(t, testpki.Options{}).Leaf("dev", "other")
+	l := testpki.SignWith(t, iss, "dev", "client", testpki.WithPublicKey(other.Key.Public()), testpki.WithURI("spiffe://logsys.local/dev/%63lient"))
+	if err := l.Cert.CheckSignatureFrom(iss.Cert); err != nil {
+		t.Fatalf("not signed by the layout's intermediate: %v", err)
+	}
+	if l.Key != nil || l.KeyPEM != nil || l.TLS.PrivateKey != nil {
+		t.Fatal("a leaf for a foreign public key carries a private key")
+	}
+	if !other.Key.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(l.Cert.PublicKey) {
+		t.Fatal("the leaf does not certify the given public key")
+	}
+	if l.ID != "spiffe://logsys.local/dev/%63lient" || len(l.Cert.URIs) != 1 {
+		t.Fatalf("URI SAN %v, id %q", l.Cert.URIs, l.ID)
 	}
 }
