@@ -45,6 +45,7 @@ func startAll(t *testing.T, dataDir string, useCA bool) (*All, *lockedBuffer, fu
 // from its own CA, and an event travels end to end with them; a restart on
 // the same data dir works again.
 func TestAllWithOnlineCA(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for run := 0; run < 2; run++ {
 		a, out, stop := startAll(t, dir, true)

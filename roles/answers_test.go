@@ -60,6 +60,7 @@ func (a answer) check(t *testing.T, p *pipeline) {
 // TestErrorAnswers pins every error answer of the gateway and the
 // producer, status and body byte for byte: the answers are API.
 func TestErrorAnswers(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	gw := func(path string) string { return p.url(path) }
 	pr := "https://" + p.producer.Addr() + EventsPath

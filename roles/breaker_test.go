@@ -12,6 +12,7 @@ import (
 )
 
 func TestBreakerStates(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(0, 0)
 	b := newBreaker(2, 10*time.Second, nil)
 	b.now = func() time.Time { return now }
@@ -47,6 +48,7 @@ func TestBreakerStates(t *testing.T) {
 }
 
 func TestBreakerHalfOpenAllowsOneProbe(t *testing.T) {
+	t.Parallel()
 	now := time.Unix(0, 0)
 	b := newBreaker(1, time.Second, nil)
 	b.now = func() time.Time { return now }
@@ -64,6 +66,7 @@ func TestBreakerHalfOpenAllowsOneProbe(t *testing.T) {
 // TestProducerDownOpensBreaker: with the producer gone, requests fail with
 // 503 after retries, the breaker opens (metric and health say so).
 func TestProducerDownOpensBreaker(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	p.stops["producer"]()
 	p.producer.Close()

@@ -16,6 +16,7 @@ import (
 // its clock, the consumer stamps received_at with its own, and health
 // counts the days left from it.
 func TestRolesTakeTimeFromTheirClock(t *testing.T) {
+	t.Parallel()
 	at := time.Now().Add(72 * time.Hour).Truncate(time.Second).UTC()
 	p := startPipelineOpts(t, pipelineOptions{clock: func() time.Time { return at }})
 	c := p.client("dev", "client")

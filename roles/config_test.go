@@ -11,6 +11,7 @@ import (
 // TestEventsURL: the producer URL is a base URL; the legacy full form is
 // accepted, every other path, scheme or decoration refused by key.
 func TestEventsURL(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct{ in, want, err string }{
 		{"https://producer:8081", "https://producer:8081/internal/v1/events", ""},
 		{"https://producer:8081/", "https://producer:8081/internal/v1/events", ""},
@@ -36,6 +37,7 @@ func TestEventsURL(t *testing.T) {
 // TestValidateNamesKeys: every error of a role's Validate starts with the
 // key it is about, nested sections included.
 func TestValidateNamesKeys(t *testing.T) {
+	t.Parallel()
 	g := DefaultGatewayConfig()
 	g.Addr, g.Identity.MinTLS, g.Producer.Workers, g.Store.MaxConns = "", "1.1", 0, -1
 	p := DefaultProducerConfig()
@@ -71,6 +73,7 @@ func TestValidateNamesKeys(t *testing.T) {
 // is returned as an error naming the address, after everything already
 // started was released (the CA's and broker's ports are free again).
 func TestNewAllFailsCleanly(t *testing.T) {
+	t.Parallel()
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

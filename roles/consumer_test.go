@@ -40,6 +40,7 @@ func kafkaClient(t *testing.T, p *pipeline, name string, opts ...kgo.Opt) *kgo.C
 // straight into the topic: they go to the dead-letter topic with the
 // reason, and the partition keeps flowing.
 func TestPoisonRecordIsDeadLettered(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	ctx := context.Background()
 	prod := kafkaClient(t, p, "producer", kgo.DefaultProduceTopic("log-events"))
@@ -87,6 +88,7 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 // TestShutdownLosesNoAcceptedEvent stops the gateway and producer while
 // clients are sending: every event answered 202 must reach the store.
 func TestShutdownLosesNoAcceptedEvent(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	var mu sync.Mutex
@@ -146,6 +148,7 @@ func TestShutdownLosesNoAcceptedEvent(t *testing.T) {
 // TestConsumerBatchesWithFlushInterval: a partial batch waits at most the
 // flush interval, then is written.
 func TestConsumerBatchesWithFlushInterval(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	p.stopConsumer()
 	p.startConsumerWith(func(c *ConsumerConfig) { c.BatchSize, c.FlushInterval = 100, 300*time.Millisecond })

@@ -19,6 +19,7 @@ import (
 // body, Retry-After, and that internal details reach the log, never the
 // client.
 func TestWriteError(t *testing.T) {
+	t.Parallel()
 	const secret = "password=hunter2"
 	cases := []struct {
 		name       string

@@ -66,6 +66,7 @@ var oneEvent = []event.Event{{ID: "a", Level: "INFO", Message: "m", Source: "s",
 // TestForwarderBacksOff: a failing producer is tried again after 1, 2 and
 // 4 seconds, exactly, and a success ends the retries.
 func TestForwarderBacksOff(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		p := &fakeProducer{statuses: []int{503, 503, 503, 202}}
 		f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
@@ -82,6 +83,7 @@ func TestForwarderBacksOff(t *testing.T) {
 // TestForwarderBackoffHonoursContext: the context ending during a backoff
 // ends the delivery at once, without another attempt.
 func TestForwarderBackoffHonoursContext(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		p := &fakeProducer{statuses: []int{503}}
 		f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
@@ -110,6 +112,7 @@ func TestForwarderBackoffHonoursContext(t *testing.T) {
 // without posting, the error carries when to retry, and after the cooldown
 // one probe closes it again.
 func TestForwarderBehindOpenBreaker(t *testing.T) {
+	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		p := &fakeProducer{statuses: []int{503, 503, 202}}
 		br := newBreaker(2, 30*time.Second, nil)

@@ -18,6 +18,7 @@ import (
 )
 
 func TestEventTravelsThePipeline(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	code, body := postJSON(t, c, p.url("/api/v1/logs"), "application/json",
@@ -58,6 +59,7 @@ func TestEventTravelsThePipeline(t *testing.T) {
 }
 
 func TestGatewayRefusesPeers(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	// An expired client certificate of the right environment and name.
 	past := time.Now().Add(-48 * time.Hour)
@@ -105,6 +107,7 @@ func TestGatewayRefusesPeers(t *testing.T) {
 }
 
 func TestProducerAcceptsOnlyTheGateway(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	_, err := c.Post("https://"+p.producer.Addr()+"/internal/v1/events", "application/json", strings.NewReader("[]"))
@@ -118,6 +121,7 @@ func TestProducerAcceptsOnlyTheGateway(t *testing.T) {
 }
 
 func TestGatewayValidation(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	big := `{"message":"` + strings.Repeat("x", 300<<10) + `","source":"s"}`
@@ -186,6 +190,7 @@ func TestGatewayValidation(t *testing.T) {
 }
 
 func TestHealthAndLiveness(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	resp, err := c.Get(p.url("/api/v1/health"))
@@ -227,6 +232,7 @@ func TestHealthAndLiveness(t *testing.T) {
 // TestRotationUnderLoad re-issues every dev leaf on disk while requests
 // flow: no request may fail, and the new certificates must be in use.
 func TestRotationUnderLoad(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	oldSerial := p.gateway.tls.src.Certificates()[0].Serial
@@ -276,6 +282,7 @@ func TestRotationUnderLoad(t *testing.T) {
 // TestConsumerRestartLosesNothing stops the consumer, sends events, starts
 // a new one: every event is stored exactly once.
 func TestConsumerRestartLosesNothing(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	var ids []string
@@ -307,6 +314,7 @@ func TestConsumerRestartLosesNothing(t *testing.T) {
 // TestProducerValidatesBatches: even the gateway cannot put a bad event
 // into Kafka; the answer names the event.
 func TestProducerValidatesBatches(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "gateway")
 	url := "https://" + p.producer.Addr() + "/internal/v1/events"

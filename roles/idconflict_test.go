@@ -20,6 +20,7 @@ import (
 // retries its event unchanged (a harmless redelivery) and then sends the id
 // again with other content (counted and dead-lettered, never dropped).
 func TestClientIDsAreScopedBySender(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	if !hasSeries(t, p, "logsys_events_total", map[string]string{"role": "consumer", "result": "id_conflict"}) {
 		t.Fatal("logsys_events_total{role=consumer,result=id_conflict} is not exported before the first conflict")

@@ -13,6 +13,7 @@ import (
 // refuses through the real gateway: each must be answered 400 naming the
 // field, never 202 (which would let the consumer dead-letter it later).
 func TestGatewayAcceptsOnlyStorableEvents(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	cases := []struct {

@@ -19,6 +19,7 @@ import (
 // that very instant of the fake clock with the cancellation, instead of
 // waiting out the bootstrap timeout under a context of its own.
 func TestBootstrapStopsWithTheRoleContext(t *testing.T) {
+	t.Parallel()
 	pkiDir := t.TempDir()
 	if _, err := pki.Init(context.Background(), pki.InitOptions{Dir: pkiDir}); err != nil {
 		t.Fatal(err)
