@@ -19,5 +19,5 @@
 //	POST /v1/renew     {"csr"}          requires a valid client certificate, not revoked nor renewed from a revoked one
 //	GET  /v1/trust                      the environment's current trust bundle and CRLs
 //
-// The README section "Zero-touch rotation: logsys ca" is the operator's view.
+// docs/ca.md is the operator's view.
 package ca

@@ -71,7 +71,7 @@ func DefaultGatewayConfig() GatewayConfig {
 		Producer: ForwardConfig{
 			URL: "https://127.0.0.1:8081", Name: "producer",
 			// HTTP/1.1 keep-alive by measurement: with Go's HTTP/2 the
-			// single-event path ran at 0.4-0.6x (see README, logsys bench).
+			// single-event path ran at 0.4-0.6x (see docs/bench.md).
 			HTTP2:    false,
 			MaxBatch: 2000, Workers: 16, Timeout: 10 * time.Second, Retries: 3,
 			Backoff: 50 * time.Millisecond, BreakerFailures: 5, BreakerCooldown: 5 * time.Second,

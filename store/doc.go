@@ -7,7 +7,7 @@
 //   - PostgreSQL through a pgx pool, selected by a postgres:// or
 //     postgresql:// DSN. TLS and client-certificate authentication are set
 //     in the DSN (sslmode=verify-full, sslrootcert, sslcert, sslkey); see
-//     the README section "The store" for the server side.
+//     docs/operations.md ("The store") for the server side.
 //   - an embedded SQLite file (modernc.org/sqlite, pure Go) under
 //     Config.DataDir when the DSN is empty, so `logsys all` needs no setup.
 //
