@@ -135,8 +135,10 @@ func (f *forwarder) deliver(ctx context.Context, evs []event.Event) error {
 	var last error
 	for attempt := 0; attempt <= f.retries; attempt++ {
 		if attempt > 0 {
-			if err := sleep(ctx, backoff); err != nil {
-				return fmt.Errorf("forward %d events to producer: %w", len(evs), errors.Join(last, err))
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("forward %d events to producer: %w", len(evs), errors.Join(last, ctx.Err()))
+			case <-time.After(backoff):
 			}
 			backoff *= 2
 		}
@@ -158,18 +160,6 @@ func (f *forwarder) deliver(ctx context.Context, evs []event.Event) error {
 		f.log.Warn("forward to producer failed", "attempt", attempt+1, "events", len(evs), "err", err)
 	}
 	return fmt.Errorf("forward %d events to producer: %w", len(evs), last)
-}
-
-// sleep waits d or until ctx ends, returning ctx's error then.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func (f *forwarder) post(ctx context.Context, body []byte) error {
