@@ -104,6 +104,7 @@ func wantACLs() []string {
 // the matrix says (the same matrix it/ holds the real Kafka to), and every
 // refusal of a connected identity is logged and counted.
 func TestBrokerACLMatrix(t *testing.T) {
+	t.Parallel()
 	pkiDir := testPKI(t)
 	logs := &lockedBuffer{}
 	b := startBroker(t, pkiDir, filepath.Join(t.TempDir(), "kafka"), slog.New(slog.NewTextHandler(logs, nil)))
@@ -144,6 +145,7 @@ func TestBrokerACLMatrix(t *testing.T) {
 // the broker starts with exactly kafkaacl.Grants, and its SASL users
 // (with the per-process secret) are never left on disk.
 func TestBrokerACLsReconciled(t *testing.T) {
+	t.Parallel()
 	pkiDir := testPKI(t)
 	dataDir := filepath.Join(t.TempDir(), "kafka")
 

@@ -26,6 +26,7 @@ import (
 // holds the certificate of one pipeline identity tried before the
 // embedded broker enforced authorization, and counts what got through.
 func TestBrokerAttacks(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a, _, stop := startAll(t, dir, true)
 	defer stop()

@@ -22,6 +22,7 @@ import (
 // reloaded the CRL its listener holds no connection of the revoked peer,
 // and nothing the revoked client sends gets through.
 func TestRevokedPeersAreCutOnEveryHTTPHop(t *testing.T) {
+	t.Parallel()
 	p := startPipeline(t)
 	c := p.client("dev", "client")
 	send := func() bool {
@@ -85,6 +86,7 @@ func TestRevokedPeersAreCutOnEveryHTTPHop(t *testing.T) {
 // client reconnects with the new one, and every record is stored exactly
 // once.
 func TestKafkaProducerRidesOutItsRotation(t *testing.T) {
+	t.Parallel()
 	pkiDir, dir := testPKI(t), t.TempDir()
 	bc := DefaultBrokerConfig()
 	bc.Identity, bc.Port, bc.DataDir, bc.Partitions, bc.Logger = fastIdentity(pkiDir, "kafka"), 0, filepath.Join(dir, "kafka"), 3, quietLogger()
