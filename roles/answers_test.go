@@ -154,7 +154,7 @@ func TestErrorAnswers(t *testing.T) {
 	// A gateway that has begun to shut down refuses new events.
 	gStore.fwd.close()
 	answer{name: "shutting down", who: "client", method: "POST", url: "https://" + gStore.Addr() + "/api/v1/logs", ctype: "application/json", body: one,
-		code: 503, want: env("gateway is shutting down; retry")}.check(t, p)
+		code: 503, want: env("gateway is shutting down; retry"), retryAfter: "1"}.check(t, p)
 }
 
 // extraProducer runs one more producer on the pipeline's broker until the

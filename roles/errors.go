@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"logsys/event"
+	"logsys/otlp"
 	"logsys/store"
 )
 
@@ -71,6 +72,7 @@ func answerFor(err error) *apiError {
 		big  *http.MaxBytesError
 		many *tooManyError
 		perm *permanentError
+		oe   *otlp.Error
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -83,6 +85,13 @@ func answerFor(err error) *apiError {
 		return &apiError{status: http.StatusRequestEntityTooLarge, reason: fmt.Sprintf("body larger than %d bytes", big.Limit)}
 	case errors.As(err, &many):
 		return &apiError{status: http.StatusRequestEntityTooLarge, reason: many.Error()}
+	case errors.As(err, &oe): // OTLP: its reason is for the client
+		status := map[error]int{otlp.ErrBadData: http.StatusBadRequest, otlp.ErrTooLarge: http.StatusRequestEntityTooLarge,
+			otlp.ErrUnsupported: http.StatusUnsupportedMediaType}[oe.Kind]
+		if status == 0 {
+			status = http.StatusBadRequest
+		}
+		return &apiError{status: status, reason: oe.Reason}
 	case errors.As(err, &perm): // the producer's reason stays in our log
 		return &apiError{status: http.StatusBadGateway, reason: "the producer refused the events", cause: err}
 	case errors.Is(err, errForwarderClosed):
@@ -96,6 +105,18 @@ func answerFor(err error) *apiError {
 // when to retry. Internal details are logged (5xx at error level), never
 // shown.
 func (b *base) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	a := b.answer(w, r, err)
+	e := envelope{Status: "error", Error: a.reason, Field: a.field}
+	if a.field != "" {
+		e.Error = a.field + ": " + a.reason
+	}
+	writeJSON(w, a.status, e)
+}
+
+// answer is writeError up to the body: the answer answerFor gives err, its
+// cause logged and Retry-After set. An API with another error body (OTLP)
+// writes that body after it.
+func (b *base) answer(w http.ResponseWriter, r *http.Request, err error) *apiError {
 	a := answerFor(err)
 	if a.cause != nil {
 		level := slog.LevelDebug
@@ -110,11 +131,7 @@ func (b *base) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 		}
 	}
-	e := envelope{Status: "error", Error: a.reason, Field: a.field}
-	if a.field != "" {
-		e.Error = a.field + ": " + a.reason
-	}
-	writeJSON(w, a.status, e)
+	return a
 }
 
 // envelope is the JSON shape of every API answer.

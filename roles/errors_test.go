@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"logsys/event"
+	"logsys/otlp"
 	"logsys/store"
 )
 
@@ -29,6 +30,11 @@ func TestWriteError(t *testing.T) {
 		retryAfter string
 		logged     bool // the cause is in the log
 	}{
+		{"OTLP bad data", &otlp.Error{Kind: otlp.ErrBadData, Reason: "not an OTLP protobuf ExportLogsServiceRequest"}, 400,
+			`{"status":"error","error":"not an OTLP protobuf ExportLogsServiceRequest"}`, "", false},
+		{"OTLP too large", &otlp.Error{Kind: otlp.ErrTooLarge, Reason: "body larger than 8 bytes"}, 413, `{"status":"error","error":"body larger than 8 bytes"}`, "", false},
+		{"OTLP unsupported", &otlp.Error{Kind: otlp.ErrUnsupported, Reason: "Content-Encoding \"br\": must be gzip or none"}, 415,
+			`{"status":"error","error":"Content-Encoding \"br\": must be gzip or none"}`, "", false},
 		{"forbidden", errForbidden, 403, `{"status":"error","error":"this identity may not call this endpoint"}`, "", false},
 		{"field error", fieldError("level", "is not a level"), 400, `{"status":"error","error":"level: is not a level","field":"level"}`, "", false},
 		{"event field error, wrapped", fmt.Errorf("decode: %w", &event.FieldError{Field: "message", Reason: "is required"}), 400,
@@ -44,7 +50,7 @@ func TestWriteError(t *testing.T) {
 		{"not found", &apiError{status: 404, reason: "no such endpoint: GET /x"}, 404, `{"status":"error","error":"no such endpoint: GET /x"}`, "", false},
 		{"producer refused", fmt.Errorf("forward 2 events to producer: %w", &permanentError{status: 413}), 502,
 			`{"status":"error","error":"the producer refused the events"}`, "", true},
-		{"shutting down", errForwarderClosed, 503, `{"status":"error","error":"gateway is shutting down; retry"}`, "", false},
+		{"shutting down", errForwarderClosed, 503, `{"status":"error","error":"gateway is shutting down; retry"}`, "1", false},
 		{"breaker open", unavailable("the events could not be delivered to Kafka; retry", fmt.Errorf("forward: %w", &openError{wait: 2500 * time.Millisecond})), 503,
 			`{"status":"error","error":"the events could not be delivered to Kafka; retry"}`, "3", true},
 		{"dependency down", unavailable("the store could not be queried", errors.New(secret)), 503,

@@ -15,8 +15,15 @@ import (
 	"logsys/event"
 )
 
-// errForwarderClosed is returned to senders once shutdown has begun.
-var errForwarderClosed = errors.New("gateway is shutting down")
+// errForwarderClosed is returned to senders once shutdown has begun; the
+// answer tells the client to retry in a second (another instance, or this
+// one restarted, takes it).
+var errForwarderClosed error = closedError{}
+
+type closedError struct{}
+
+func (closedError) Error() string             { return "gateway is shutting down" }
+func (closedError) retryAfter() time.Duration { return time.Second }
 
 // permanentError is a refusal by the producer that retrying cannot fix.
 type permanentError struct{ status int }

@@ -28,6 +28,7 @@ type GatewayConfig struct {
 	MaxBodyBytes   int64         `mapstructure:"max_body_bytes"`
 	MaxBatchBytes  int64         `mapstructure:"max_batch_bytes"`
 	MaxBatchEvents int           `mapstructure:"max_batch_events"`
+	OTLP           OTLPConfig    `mapstructure:"otlp"`
 	Producer       ForwardConfig `mapstructure:"producer"`
 	Store          store.Config  `mapstructure:"store"`
 	ShutdownGrace  time.Duration `mapstructure:"shutdown_grace"`
@@ -68,6 +69,7 @@ func DefaultGatewayConfig() GatewayConfig {
 		MaxBodyBytes:   256 << 10,
 		MaxBatchBytes:  8 << 20,
 		MaxBatchEvents: 5000,
+		OTLP:           DefaultOTLPConfig(),
 		Producer: ForwardConfig{
 			URL: "https://127.0.0.1:8081", Name: "producer",
 			// HTTP/1.1 keep-alive by measurement: with Go's HTTP/2 the
@@ -96,6 +98,9 @@ func (c GatewayConfig) Validate() error {
 	errs = append(errs, positive(
 		limit{"max_body_bytes", c.MaxBodyBytes}, limit{"max_batch_bytes", c.MaxBatchBytes},
 		limit{"max_batch_events", int64(c.MaxBatchEvents)})...)
+	if err := c.OTLP.Validate(); err != nil {
+		errs = append(errs, cfgerr.Under("otlp", err))
+	}
 	if c.ShutdownGrace < 0 {
 		errs = append(errs, errors.New("shutdown_grace: must not be negative"))
 	}
@@ -201,6 +206,7 @@ func (g *Gateway) build(ctx context.Context) error {
 	mux.Handle("POST /api/v1/logs", g.route("/api/v1/logs", g.postOne, cfg.Clients...))
 	mux.Handle("POST /api/v1/logs/batch", g.route("/api/v1/logs/batch", g.postBatch, cfg.Clients...))
 	mux.Handle("GET /api/v1/logs", g.route("/api/v1/logs", g.getLogs, cfg.Clients...))
+	mux.Handle("POST "+OTLPPath, g.metrics.instrument("gateway", OTLPPath, g.otlpRoute(g.postOTLP, cfg.Clients...)))
 	hv := g.healthHandler("api-gateway", cfg.Identity.ExpiryThreshold, g.healthExtra)
 	mux.Handle("GET /api/v1/health", g.metrics.instrument("gateway", "/api/v1/health", g.onlyNames(hv, allowed...)))
 	mux.Handle("GET /readyz", g.onlyNames(hv, allowed...))
