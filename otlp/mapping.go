@@ -47,25 +47,24 @@ func Events(req *logsv1.LogsData, now time.Time, identity string, lim Limits) (e
 	}
 	evs = make([]event.Event, 0, n)
 	for ri, rl := range req.GetResourceLogs() {
-		rpath := fmt.Sprintf("resourceLogs[%d]", ri)
 		res, rerr := newShared(rl.GetResource().GetAttributes(), rl.GetResource().GetDroppedAttributesCount(), lim.MaxAttributes)
 		source := serviceName(rl.GetResource())
 		for si, sl := range rl.GetScopeLogs() {
-			spath := fmt.Sprintf("%s.scopeLogs[%d]", rpath, si)
 			sc, serr := newScope(sl.GetScope(), lim.MaxAttributes)
 			for li, lr := range sl.GetLogRecords() {
-				lpath := fmt.Sprintf("%s.logRecords[%d]", spath, li)
+				var v *Violation
+				var ev event.Event
 				switch {
 				case rerr != nil:
-					refused = append(refused, Violation{Field: rpath + ".resource.attributes" + rerr.path, Description: rerr.reason})
-					continue
+					v = &Violation{Field: fmt.Sprintf("resourceLogs[%d].resource.attributes%s", ri, rerr.path), Description: rerr.reason}
 				case serr != nil:
-					refused = append(refused, Violation{Field: spath + ".scope" + serr.path, Description: serr.reason})
-					continue
+					v = &Violation{Field: fmt.Sprintf("resourceLogs[%d].scopeLogs[%d].scope%s", ri, si, serr.path), Description: serr.reason}
+				default:
+					if ev, v = record(lr, res, sc, source, now, identity, lim.MaxAttributes); v != nil {
+						v.Field = fmt.Sprintf("resourceLogs[%d].scopeLogs[%d].logRecords[%d]%s", ri, si, li, v.Field)
+					}
 				}
-				ev, v := record(lr, res, sc, source, now, identity, lim.MaxAttributes)
 				if v != nil {
-					v.Field = lpath + v.Field
 					refused = append(refused, *v)
 					continue
 				}

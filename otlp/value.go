@@ -99,16 +99,17 @@ func convert(v *commonv1.AnyValue, depth int) (any, *convErr) {
 
 // keyValue converts the value of kv; errors are located at ["key"].
 func keyValue(kv *commonv1.KeyValue, depth int) (any, *convErr) {
-	at := fmt.Sprintf("[%q]", kv.GetKey())
 	if strings.IndexByte(kv.GetKey(), 0) >= 0 {
-		return nil, &convErr{path: at, reason: "key " + textReason}
+		return nil, &convErr{path: keyPath(kv), reason: "key " + textReason}
 	}
 	c, err := convert(kv.GetValue(), depth)
 	if err != nil {
-		return nil, err.within(at)
+		return nil, err.within(keyPath(kv))
 	}
 	return c, nil
 }
+
+func keyPath(kv *commonv1.KeyValue) string { return fmt.Sprintf("[%q]", kv.GetKey()) }
 
 // attributes converts a list of attributes. At most max distinct keys are
 // kept, the first ones in the order sent (a repeated key replaces the
