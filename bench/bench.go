@@ -263,6 +263,7 @@ func (r *runner) embedded(ctx context.Context) error {
 			mk(fmt.Sprintf("batch %d gw->producer http/1.1", r.cfg.Batch), protoH1, "https://"+p.gateways[1].Addr()+"/api/v1/logs/batch", tc, true, bc, r.cfg.Batch),
 			mk(fmt.Sprintf("batch %d gw->producer h2", r.cfg.Batch), protoH1, gwURL+"/api/v1/logs/batch", tc, true, bc, r.cfg.Batch))
 	}
+	r.otlpArms(ctx, gwURL, tc, mk)
 	if err := r.connections(ctx, pkiDir, tc, mk); err != nil {
 		return err
 	}

@@ -31,7 +31,8 @@ func TestRunEmbedded(t *testing.T) {
 	if len(rep.Skipped) > 0 {
 		t.Fatalf("sections skipped within a generous budget: %v", rep.Skipped)
 	}
-	for _, name := range []string{"bare handler mTLS", "gateway single mTLS", "gateway plaintext (bench wrapper)", "product TLS, new conn, resumed"} {
+	for _, name := range []string{"bare handler mTLS", "gateway single mTLS", "gateway plaintext (bench wrapper)", "product TLS, new conn, resumed",
+		"OTLP single", "OTLP batch 20"} {
 		row, ok := findRow(rep, name)
 		if !ok {
 			t.Fatalf("row %q missing", name)
