@@ -119,7 +119,16 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
+// isIDKey reports whether the JSON string key (quotes included) is one of
+// idKeys, also when written with escapes ("trace\u0049d").
 func isIDKey(key []byte) bool {
+	if bytes.IndexByte(key, '\\') >= 0 {
+		var s string
+		if json.Unmarshal(key, &s) != nil {
+			return false
+		}
+		key, _ = json.Marshal(s)
+	}
 	for _, k := range idKeys {
 		if bytes.Equal(key, k) {
 			return true

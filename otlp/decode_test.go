@@ -114,6 +114,7 @@ func TestDecodeJSONLeniency(t *testing.T) {
 		"proto field names":  `{"resource_logs":[{"scope_logs":[{"log_records":[{"trace_id":"5b8efff798038103d269b633813fc60c","severity_number":9}]}]}]}`,
 		"enum by name":       `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"5b8efff798038103d269b633813fc60c","severityNumber":"SEVERITY_NUMBER_INFO"}]}]}]}`,
 		"spaces around ids":  `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId" :  "5b8efff798038103d269b633813fc60c" ,"severityNumber":9}]}]}]}`,
+		"escapes in the key": `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"trace\u0049d":"5b8efff798038103d269b633813fc60c","severityNumber":9}]}]}]}`,
 		"an id name as data": `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"traceId"},"traceId":"5b8efff798038103d269b633813fc60c","severityNumber":9}]}]}]}`,
 	}
 	for name, js := range cases {

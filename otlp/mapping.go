@@ -23,6 +23,13 @@ type Limits struct {
 	// and per record; the ones beyond are dropped and counted in the
 	// event's metadata.
 	MaxAttributes int
+	// MaxSharedBytes bounds the resource and scope metadata (as JSON)
+	// copied into the events of one request: each record's event carries
+	// its resource and scope, so a large resource shared by many records
+	// would expand a small request into far more bytes of events (and of
+	// validation, Kafka and store). Beyond it the request is ErrTooLarge;
+	// 0 means no bound.
+	MaxSharedBytes int64
 }
 
 // DefaultSource is the source of records whose resource has no
@@ -46,11 +53,19 @@ func Events(req *logsv1.LogsData, now time.Time, identity string, lim Limits) (e
 		return nil, nil, &Error{Kind: ErrTooLarge, Reason: fmt.Sprintf("request holds %d log records, more than %d", n, lim.MaxRecords)}
 	}
 	evs = make([]event.Event, 0, n)
+	var shared int64 // resource and scope bytes copied into the events so far
 	for ri, rl := range req.GetResourceLogs() {
 		res, rerr := newShared(rl.GetResource().GetAttributes(), rl.GetResource().GetDroppedAttributesCount(), lim.MaxAttributes)
 		source := serviceName(rl.GetResource())
 		for si, sl := range rl.GetScopeLogs() {
 			sc, serr := newScope(sl.GetScope(), lim.MaxAttributes)
+			if rerr == nil && serr == nil {
+				shared += int64(len(sl.GetLogRecords())) * int64(res.size+sc.size)
+				if lim.MaxSharedBytes > 0 && shared > lim.MaxSharedBytes {
+					return nil, nil, &Error{Kind: ErrTooLarge, Reason: fmt.Sprintf(
+						"the records' resource and scope attributes, copied into each record's event, come to more than %d bytes: send fewer records per request, or fewer resource attributes", lim.MaxSharedBytes)}
+				}
+			}
 			for li, lr := range sl.GetLogRecords() {
 				var v *Violation
 				var ev event.Event
@@ -91,8 +106,23 @@ func Count(req *logsv1.LogsData) int {
 type shared struct {
 	attrs   map[string]any
 	meta    any // what the metadata holds: the attributes (resource) or name, version and attributes (scope)
+	size    int // of meta as JSON
 	dropped int
 	digest  [32]byte
+}
+
+// seal computes the digest and JSON size of c.meta, refusing metadata
+// that alone is over the event limit (before every record of it is
+// validated with it).
+func (c *shared) seal() *convErr {
+	c.digest = digestOf(c.meta)
+	if c.meta == nil {
+		return nil
+	}
+	if c.size = len(jsonText(c.meta)); c.size > event.MaxMetadataJSONBytes {
+		return &convErr{reason: fmt.Sprintf("larger than %d bytes as JSON", event.MaxMetadataJSONBytes)}
+	}
+	return nil
 }
 
 func newShared(kvs []*commonv1.KeyValue, sentDropped uint32, max int) (*shared, *convErr) {
@@ -104,22 +134,22 @@ func newShared(kvs []*commonv1.KeyValue, sentDropped uint32, max int) (*shared, 
 	if len(attrs) > 0 {
 		c.meta = attrs
 	}
-	c.digest = digestOf(c.meta)
-	return c, nil
+	return c, c.seal()
 }
 
 func newScope(s *commonv1.InstrumentationScope, max int) (*shared, *convErr) {
-	c, err := newShared(s.GetAttributes(), s.GetDroppedAttributesCount(), max)
+	attrs, dropped, err := attributes(s.GetAttributes(), max)
 	if err != nil {
 		return nil, err.within(".attributes")
 	}
+	c := &shared{attrs: attrs, dropped: dropped + int(s.GetDroppedAttributesCount())}
 	for _, f := range []struct{ name, v string }{{"name", s.GetName()}, {"version", s.GetVersion()}} {
 		if strings.IndexByte(f.v, 0) >= 0 {
 			return nil, &convErr{path: "." + f.name, reason: textReason}
 		}
 	}
 	if s.GetName() == "" && s.GetVersion() == "" && c.attrs == nil {
-		return c, nil
+		return c, c.seal()
 	}
 	m := map[string]any{}
 	if s.GetName() != "" {
@@ -132,8 +162,7 @@ func newScope(s *commonv1.InstrumentationScope, max int) (*shared, *convErr) {
 		m["attributes"] = c.attrs
 	}
 	c.meta = m
-	c.digest = digestOf(m)
-	return c, nil
+	return c, c.seal()
 }
 
 // serviceName is the resource's service.name as text, or DefaultSource.

@@ -18,7 +18,7 @@ import (
 var (
 	now    = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	t0     = uint64(time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC).UnixNano())
-	limits = Limits{MaxRecords: 5000, MaxAttributes: 128}
+	limits = Limits{MaxRecords: 5000, MaxAttributes: 128, MaxSharedBytes: 32 << 20}
 )
 
 const sender = "spiffe://logsys.local/dev/client"
@@ -338,5 +338,33 @@ func TestContentID(t *testing.T) {
 	}
 	if ev, _ := mapOne(t, append(service("s"), kv("pod", str("p"))), base()); ev.ID == ref.ID {
 		t.Error("other resource: same id")
+	}
+}
+
+// TestEventsBoundSharedMetadata: a resource is copied into the event of
+// each of its records, so its size times its records is bounded per
+// request, and a resource over the event limit refuses its records
+// without validating each of them with it.
+func TestEventsBoundSharedMetadata(t *testing.T) {
+	big := append(service("s"), kv("blob", str(strings.Repeat("x", 10<<10))))
+	recs := make([]*logsv1.LogRecord, 100)
+	for i := range recs {
+		recs[i] = &logsv1.LogRecord{Body: str("m")}
+	}
+	req := request(big, recs...)
+	lim := limits
+	lim.MaxSharedBytes = 100 * (10 << 10) // less than 100 copies of the resource and scope
+	if _, _, err := Events(req, now, sender, lim); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "copied into each record's event") {
+		t.Fatalf("err %v, want ErrTooLarge naming the copies", err)
+	}
+	lim.MaxSharedBytes = 2 * 100 * (10 << 10)
+	if evs, refused, err := Events(req, now, sender, lim); err != nil || len(evs) != 100 || len(refused) != 0 {
+		t.Fatalf("within the bound: %d events, %v, %v", len(evs), refused, err)
+	}
+	huge := request(append(service("s"), kv("blob", str(strings.Repeat("x", event.MaxMetadataJSONBytes)))), recs...)
+	evs, refused, err := Events(huge, now, sender, limits)
+	if err != nil || len(evs) != 0 || len(refused) != 100 || refused[0].Field != "resourceLogs[0].resource.attributes" ||
+		!strings.Contains(refused[0].Description, "larger than") {
+		t.Fatalf("resource over the event limit: %d events, %d refused (%+v), %v", len(evs), len(refused), refused[:min(1, len(refused))], err)
 	}
 }

@@ -30,6 +30,13 @@ func (c OTLPConfig) Validate() error {
 	return errors.Join(positive(limit{"max_attributes", int64(c.MaxAttributes)})...)
 }
 
+// sharedFactor bounds the resource and scope metadata an OTLP request may
+// copy into its events, as a multiple of max_batch_bytes: so the events of
+// one request stay well within the producer's max_body_bytes (64 MiB by
+// default, 8 x max_batch_bytes), and a small request cannot expand into
+// an unbounded amount of events.
+const sharedFactor = 4
+
 // otlpRoute is h for the named identities only, with its errors answered
 // by writeOTLPError in the request's encoding (JSON when the Content-Type
 // is not understood).
@@ -95,7 +102,7 @@ func (g *Gateway) postOTLP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return g.rejected(err)
 	}
-	lim := otlp.Limits{MaxRecords: g.cfg.MaxBatchEvents, MaxAttributes: g.cfg.OTLP.MaxAttributes}
+	lim := otlp.Limits{MaxRecords: g.cfg.MaxBatchEvents, MaxAttributes: g.cfg.OTLP.MaxAttributes, MaxSharedBytes: sharedFactor * limit}
 	evs, refused, err := otlp.Events(req, g.now(), peerIdentity(r), lim)
 	if err != nil {
 		return g.rejected(err)

@@ -14,6 +14,7 @@ import (
 	collectorlogsv1 "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	commonv1 "go.opentelemetry.io/proto/otlp/common/v1"
 	logsv1 "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcev1 "go.opentelemetry.io/proto/otlp/resource/v1"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -74,6 +75,13 @@ func TestOTLPProtocolAnswers(t *testing.T) {
 	nul, _ := proto.Marshal(&logsv1.LogsData{ResourceLogs: []*logsv1.ResourceLogs{{ScopeLogs: []*logsv1.ScopeLogs{{LogRecords: []*logsv1.LogRecord{
 		{Body: &commonv1.AnyValue{Value: &commonv1.AnyValue_StringValue{StringValue: "a\x00"}}}}}}}}})
 	bomb := gzipped(make([]byte, DefaultGatewayConfig().MaxBatchBytes+1))
+	// 5000 records of one resource of 8 KiB: 40 KiB on the wire, 40 MiB
+	// of resource copies in the events.
+	expands := &logsv1.LogsData{ResourceLogs: []*logsv1.ResourceLogs{{
+		Resource: &resourcev1.Resource{Attributes: []*commonv1.KeyValue{{Key: "blob",
+			Value: &commonv1.AnyValue{Value: &commonv1.AnyValue_StringValue{StringValue: strings.Repeat("x", 8<<10)}}}}},
+		ScopeLogs: []*logsv1.ScopeLogs{{LogRecords: many.ResourceLogs[0].ScopeLogs[0].LogRecords[:5000]}}}}}
+	expanding, _ := proto.Marshal(expands)
 	cases := []struct {
 		name, ctype, encoding string
 		body                  []byte
@@ -92,6 +100,7 @@ func TestOTLPProtocolAnswers(t *testing.T) {
 		{"corrupt gzip", "application/x-protobuf", "gzip", []byte("not gzip"), 400, "application/x-protobuf", "not valid gzip", ""},
 		{"too many records", "application/x-protobuf", "", tooMany, 413, "application/x-protobuf", "more than 5000", ""},
 		{"gzip bomb", "application/x-protobuf", "gzip", bomb, 413, "application/x-protobuf", "once decompressed", ""},
+		{"a resource copied into too many events", "application/x-protobuf", "", expanding, 413, "application/x-protobuf", "more than 33554432 bytes", ""},
 		{"other media type", "text/plain", "", []byte("x"), 415, "application/json", "Content-Type", ""},
 		{"other encoding", "application/json", "br", []byte("x"), 415, "application/json", "Content-Encoding", ""},
 	}
