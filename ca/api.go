@@ -7,7 +7,11 @@ const (
 	PathBootstrap = wire.PathBootstrap
 	PathRenew     = wire.PathRenew
 	PathTrust     = wire.PathTrust
+	PathStatus    = wire.PathStatus
 )
+
+// maxAnchors bounds the fingerprints of one report.
+const maxAnchors = wire.MaxAnchors
 
 // maxBody bounds request bodies.
 const maxBody = 64 << 10

@@ -48,6 +48,9 @@ func (s *Server) issue(r *http.Request, method string, from *[]any) (*issueRespo
 		parent, tokenID string
 	)
 	if method == MethodBootstrap {
+		if req.Report != nil {
+			return nil, refuse(ReasonBadRequest, "a bootstrap carries no trust report: the role holds no anchors of its own yet")
+		}
 		// Check the request before spending the token on it.
 		if pub, err = parseCSR([]byte(req.CSR)); err != nil {
 			return nil, refuse(ReasonBadCSR, "%v", err)
@@ -70,6 +73,12 @@ func (s *Server) issue(r *http.Request, method string, from *[]any) (*issueRespo
 		}
 		if pub, err = parseCSR([]byte(req.CSR)); err != nil {
 			return nil, refuse(ReasonBadCSR, "%v", err)
+		}
+		if req.Report != nil {
+			if err := s.report(r.TLS.PeerCertificates[0], *req.Report, MethodRenew, now); err != nil {
+				return nil, err
+			}
+			st = s.st.Load() // the report may have activated the next intermediate
 		}
 	}
 	cert, err := st.signer.SignLeaf(now, spec, pub)
@@ -100,40 +109,53 @@ func (s *Server) authorizeToken(st *envState, tok string, now time.Time) (pki.Le
 	return pki.LeafSpec{TrustDomain: st.td, Env: s.cfg.Env, Name: rec.Name, DNS: dns, IPs: ips, TTL: s.cfg.LeafTTL, Usage: pki.UsageDefault}, nil
 }
 
-// authorizeCert accepts a renewal for exactly the identity of the
-// presented certificate: it must be current, chain to this environment's
-// intermediates (checked again here, beyond the handshake), not be
-// revoked, and name a workload of this trust domain and environment.
-func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.Time) (pki.LeafSpec, error) {
+// authenticate checks the presented client certificate: it must be
+// current, chain to this environment's intermediates (checked again
+// here, beyond the handshake), not be revoked nor renewed from a revoked
+// one, and carry an identity of this trust domain and environment. It
+// returns the certificate, its identity and its verified chains.
+func (s *Server) authenticate(st *envState, cs *tls.ConnectionState, now time.Time) (*x509.Certificate, spiffeid.ID, [][]*x509.Certificate, error) {
 	if cs == nil || len(cs.PeerCertificates) == 0 {
-		return pki.LeafSpec{}, refuse(ReasonNoClientCert, "renewal requires the current certificate")
+		return nil, spiffeid.ID{}, nil, refuse(ReasonNoClientCert, "this request requires the current certificate")
 	}
 	leaf := cs.PeerCertificates[0]
 	inter := x509.NewCertPool()
 	for _, c := range cs.PeerCertificates[1:] {
 		inter.AddCert(c)
 	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: st.pool, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	chains, err := leaf.Verify(x509.VerifyOptions{Roots: st.pool, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	if err != nil {
 		var inv x509.CertificateInvalidError
 		if errors.As(err, &inv) && inv.Reason == x509.Expired {
-			return pki.LeafSpec{}, refuse(ReasonExpired, "certificate expired or not yet valid: %v", err)
+			return nil, spiffeid.ID{}, nil, refuse(ReasonExpired, "certificate expired or not yet valid: %v", err)
 		}
-		return pki.LeafSpec{}, refuse(ReasonUnknownIssuer, "certificate does not chain to this environment: %v", err)
+		return nil, spiffeid.ID{}, nil, refuse(ReasonUnknownIssuer, "certificate does not chain to this environment: %v", err)
 	}
 	if root, bad := st.revokedLineage(leaf.SerialNumber); bad {
 		if root == serialOf(leaf) {
-			return pki.LeafSpec{}, refuse(ReasonRevoked, "certificate serial %s is revoked", root)
+			return nil, spiffeid.ID{}, nil, refuse(ReasonRevoked, "certificate serial %s is revoked", root)
 		}
-		return pki.LeafSpec{}, refuse(ReasonRevoked, "certificate serial %s was renewed from revoked %s", serialOf(leaf), root)
+		return nil, spiffeid.ID{}, nil, refuse(ReasonRevoked, "certificate serial %s was renewed from revoked %s", serialOf(leaf), root)
 	}
 	id, err := spiffeid.FromCert(leaf)
 	if err != nil {
-		return pki.LeafSpec{}, refuse(ReasonIdentity, "%v", err)
+		return nil, spiffeid.ID{}, nil, refuse(ReasonIdentity, "%v", err)
+	}
+	if id.TrustDomain != st.td || id.Env != s.cfg.Env {
+		return nil, spiffeid.ID{}, nil, refuse(ReasonWrongEnv, "%s is not in %s/%s", id, st.td, s.cfg.Env)
+	}
+	return leaf, id, chains, nil
+}
+
+// authorizeCert accepts a renewal for exactly the identity of the
+// presented certificate (authenticate), when it names a workload.
+func (s *Server) authorizeCert(st *envState, cs *tls.ConnectionState, now time.Time) (pki.LeafSpec, error) {
+	leaf, id, _, err := s.authenticate(st, cs, now)
+	if err != nil {
+		return pki.LeafSpec{}, err
 	}
 	switch {
-	case id.TrustDomain != st.td || id.Env != s.cfg.Env:
-		return pki.LeafSpec{}, refuse(ReasonWrongEnv, "%s is not in %s/%s", id, st.td, s.cfg.Env)
 	case spiffeid.ValidateWorkloadName(id.Name) != nil:
 		return pki.LeafSpec{}, refuse(ReasonIdentity, "%s cannot be renewed here", id)
 	}

@@ -2,9 +2,7 @@ package ca
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +25,9 @@ const (
 	// KindIssued records a certificate the CA signed, before it is
 	// returned.
 	KindIssued = "issued"
+	// KindRollover records a step of an intermediate rollover (Step*),
+	// before the CA acts on it.
+	KindRollover = "rollover"
 )
 
 // Record is one line of the issuance ledger (pki.Layout.Ledger). Serials
@@ -34,33 +35,46 @@ const (
 type Record struct {
 	V        int       `json:"v"`
 	Kind     string    `json:"kind"`
-	At       time.Time `json:"at"`       // when the CA signed it
-	Serial   string    `json:"serial"`   // of the issued certificate
-	Identity string    `json:"identity"` // spiffe://<td>/<env>/<name>
-	Method   string    `json:"method"`   // MethodBootstrap or MethodRenew
+	At       time.Time `json:"at"`                 // when the CA signed it, or took the step
+	Serial   string    `json:"serial,omitempty"`   // of the issued certificate
+	Identity string    `json:"identity,omitempty"` // spiffe://<td>/<env>/<name>
+	Method   string    `json:"method,omitempty"`   // MethodBootstrap or MethodRenew
 	// Parent is the serial of the certificate presented at renewal;
 	// empty at bootstrap, where Token names the token (its SHA-256, the
 	// name of its record under tokens/used/).
 	Parent string `json:"parent,omitempty"`
 	Token  string `json:"token,omitempty"`
 	// IssuerSerial and IssuerSHA256 identify the intermediate that signed.
-	IssuerSerial string    `json:"issuer_serial"`
-	IssuerSHA256 string    `json:"issuer_sha256"`
-	NotBefore    time.Time `json:"not_before"`
-	NotAfter     time.Time `json:"not_after"`
+	IssuerSerial string    `json:"issuer_serial,omitempty"`
+	IssuerSHA256 string    `json:"issuer_sha256,omitempty"`
+	NotBefore    time.Time `json:"not_before,omitzero"`
+	NotAfter     time.Time `json:"not_after,omitzero"`
+
+	// A rollover record names its Step, the intermediate it is about
+	// (SHA-256 of ca.pem: during a rollover the next intermediate) and
+	// Previous (of ca-prev.pem); an activation before every member
+	// reported says why (Forced) and who had not (Waiting).
+	Step         string   `json:"step,omitempty"`
+	Intermediate string   `json:"intermediate,omitempty"`
+	Previous     string   `json:"previous,omitempty"`
+	Forced       string   `json:"forced,omitempty"`
+	Waiting      []string `json:"waiting,omitempty"`
 }
 
 // issuedRecord describes cert, signed by issuer at now.
 func issuedRecord(now time.Time, method string, cert, issuer *x509.Certificate) Record {
-	sum := sha256.Sum256(issuer.Raw)
 	return Record{V: LedgerVersion, Kind: KindIssued, At: now.UTC(), Serial: pki.FormatSerial(cert.SerialNumber),
 		Identity: cert.URIs[0].String(), Method: method, IssuerSerial: pki.FormatSerial(issuer.SerialNumber),
-		IssuerSHA256: hex.EncodeToString(sum[:]), NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC()}
+		IssuerSHA256: fingerprint(issuer), NotBefore: cert.NotBefore.UTC(), NotAfter: cert.NotAfter.UTC()}
 }
 
 // check validates a record of a known kind.
 func (r *Record) check() error {
-	if r.Kind != KindIssued {
+	switch r.Kind {
+	case KindRollover:
+		return r.checkStep()
+	case KindIssued:
+	default:
 		return nil
 	}
 	n, err := pki.ParseSerial(r.Serial)
@@ -151,7 +165,7 @@ func ReadLedger(dir, env string) (*Index, LedgerReport, error) {
 		if r.V < 1 || r.V > LedgerVersion {
 			return nil, rep, fmt.Errorf("ledger %s line %d: version %d, this logsys reads 1 to %d", path, i+1, r.V, LedgerVersion)
 		}
-		if r.Kind != KindIssued {
+		if r.Kind != KindIssued && r.Kind != KindRollover {
 			rep.Skipped++
 			continue
 		}
@@ -169,7 +183,7 @@ func ReadLedger(dir, env string) (*Index, LedgerReport, error) {
 // Append writes rec durably, then adds it to the index.
 func (lg *Ledger) Append(rec Record) error {
 	if err := rec.check(); err != nil {
-		return fmt.Errorf("ledger: record %s: %w", rec.Serial, err)
+		return fmt.Errorf("ledger: %s record %s: %w", rec.Kind, rec.Serial+rec.Step, err)
 	}
 	line, err := json.Marshal(rec)
 	if err != nil {
@@ -177,7 +191,7 @@ func (lg *Ledger) Append(rec Record) error {
 	}
 	lg.mu.Lock()
 	defer lg.mu.Unlock()
-	if _, dup := lg.ix.bySerial[rec.Serial]; dup {
+	if _, dup := lg.ix.bySerial[rec.Serial]; dup && rec.Kind == KindIssued {
 		return fmt.Errorf("ledger: serial %s is already recorded", rec.Serial)
 	}
 	if err := pki.AppendLine(lg.dir, lg.path, line, pki.SecretPerm); err != nil {

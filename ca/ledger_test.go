@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,7 @@ func TestLedgerRecordsEveryCertificateBeforeReturningIt(t *testing.T) {
 		r := recs[i]
 		want := issuedRecord(r.At, r.Method, c.Leaf, inter[0])
 		want.Parent, want.Token = r.Parent, r.Token
-		if r != want {
+		if !reflect.DeepEqual(r, want) {
 			t.Errorf("record %d = %+v, want %+v", i, r, want)
 		}
 	}

@@ -14,29 +14,65 @@ type Index struct {
 	bySerial   map[string]*Record
 	children   map[string][]*Record // by parent serial
 	byIdentity map[string][]*Record
+	// lineage maps each serial to the serial its lineage started from:
+	// its bootstrap, or the first parent the ledger does not know.
+	lineage map[string]string
+	// firstIssued is when each intermediate (by SHA-256) first signed.
+	firstIssued map[string]time.Time
+	steps       []*Record // rollover records
 }
 
 func newIndex() *Index {
-	return &Index{bySerial: map[string]*Record{}, children: map[string][]*Record{}, byIdentity: map[string][]*Record{}}
+	return &Index{bySerial: map[string]*Record{}, children: map[string][]*Record{}, byIdentity: map[string][]*Record{},
+		lineage: map[string]string{}, firstIssued: map[string]time.Time{}}
 }
 
 func (ix *Index) add(r *Record) error {
+	if r.Kind == KindRollover {
+		ix.steps = append(ix.steps, r)
+		return nil
+	}
 	if _, dup := ix.bySerial[r.Serial]; dup {
 		return fmt.Errorf("serial %s is recorded twice", r.Serial)
 	}
 	ix.records = append(ix.records, r)
 	ix.bySerial[r.Serial] = r
+	ix.lineage[r.Serial] = r.Serial
 	if r.Parent != "" {
 		ix.children[r.Parent] = append(ix.children[r.Parent], r)
+		ix.lineage[r.Serial] = ix.Lineage(r.Parent)
 	}
 	ix.byIdentity[r.Identity] = append(ix.byIdentity[r.Identity], r)
+	if at, ok := ix.firstIssued[r.IssuerSHA256]; !ok || r.At.Before(at) {
+		ix.firstIssued[r.IssuerSHA256] = r.At
+	}
 	return nil
 }
 
-// Len is the number of records.
+// Len is the number of issued certificates.
 func (ix *Index) Len() int { return len(ix.records) }
 
-// Records returns every record in the order it was written.
+// Lineage returns the serial the lineage of serial started from: the
+// bootstrap it was renewed from, directly or not, or the oldest ancestor
+// the ledger does not know (a certificate of `logsys pki issue`), or
+// serial itself when the ledger does not know it.
+func (ix *Index) Lineage(serial string) string {
+	if root, ok := ix.lineage[serial]; ok {
+		return root
+	}
+	return serial
+}
+
+// Steps returns the rollover records in the order they were written.
+func (ix *Index) Steps() []Record {
+	out := make([]Record, len(ix.steps))
+	for i, r := range ix.steps {
+		out[i] = *r
+	}
+	return out
+}
+
+// Records returns every issued certificate in the order it was written.
 func (ix *Index) Records() []Record {
 	out := make([]Record, len(ix.records))
 	for i, r := range ix.records {

@@ -13,7 +13,7 @@ type Reason string
 
 // Reasons of refusals.
 const (
-	ReasonBadRequest     Reason = "bad_request"     // body is not one IssueRequest
+	ReasonBadRequest     Reason = "bad_request"     // body is not one request of its path
 	ReasonBadCSR         Reason = "bad_csr"         // CSR unparseable, badly signed, or an unaccepted key
 	ReasonTokenMissing   Reason = "token_missing"   // bootstrap without a token
 	ReasonTokenMalformed Reason = "token_malformed" // not a logsys bootstrap token
@@ -27,6 +27,8 @@ const (
 	ReasonUnknownIssuer  Reason = "unknown_issuer"  // presented certificate does not chain to this environment
 	ReasonRevoked        Reason = "revoked"         // presented certificate, or one it was renewed from, is revoked
 	ReasonCRLUnavailable Reason = "crl_unavailable" // no valid, fresh CRL: renewals fail closed until there is one
+	ReasonReportIdentity Reason = "report_identity" // a trust report for another identity than the certificate's
+	ReasonNotAdmin       Reason = "not_admin"       // the status asked for by a certificate not of an admin name
 	ReasonInternal       Reason = "internal"        // anything else; details only in the log
 )
 
@@ -46,6 +48,8 @@ var refusalStatus = map[Reason]int{
 	ReasonUnknownIssuer:  http.StatusUnauthorized,
 	ReasonRevoked:        http.StatusForbidden,
 	ReasonCRLUnavailable: http.StatusServiceUnavailable,
+	ReasonReportIdentity: http.StatusForbidden,
+	ReasonNotAdmin:       http.StatusForbidden,
 	ReasonInternal:       http.StatusInternalServerError,
 }
 

@@ -20,7 +20,7 @@ func TestRefusalTableIsTheProtocol(t *testing.T) {
 		"bad_request": 400, "bad_csr": 400,
 		"token_missing": 401, "token_malformed": 401, "token_unknown": 401, "token_used": 401, "token_expired": 401,
 		"no_client_cert": 401, "expired": 401, "unknown_issuer": 401,
-		"wrong_env": 403, "identity": 403, "revoked": 403, "crl_unavailable": 503,
+		"wrong_env": 403, "identity": 403, "revoked": 403, "crl_unavailable": 503, "report_identity": 403, "not_admin": 403,
 		"internal": 500,
 	}
 	if len(refusalStatus) != len(want) {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,6 +24,10 @@ const (
 	DefaultPublishDelay = 15 * time.Minute
 	DefaultPollInterval = 5 * time.Second
 )
+
+// DefaultAdmins are the names that may read the rollover status: the
+// operator's client certificate of `logsys pki init`.
+var DefaultAdmins = []string{"operator"}
 
 // Leaf lifetimes of certificates signed by the Server.
 const (
@@ -47,11 +52,26 @@ type Config struct {
 	Addr string `mapstructure:"addr"`
 	// LeafTTL is the lifetime of issued certificates (MinLeafTTL at least).
 	LeafTTL time.Duration `mapstructure:"leaf_ttl"`
-	// PublishDelay is how long a new intermediate (ca.pem replaced by
-	// `logsys pki rotate --intermediate`, judged by the file's mtime) is
-	// only published in the trust bundle before leaves are signed by it.
-	// Zero switches at once; DefaultConfig sets DefaultPublishDelay.
+	// PublishDelay is the least time a new intermediate (ca.pem replaced
+	// by `logsys pki rotate --intermediate`) is published in the trust
+	// bundle before it may sign, counted from when this CA first served
+	// it: the time trust consumers the CA does not see (roles that read
+	// the pki files, copies of ca-chain.pem) have to pick it up. The
+	// activation also waits until every member reports it (see
+	// PlanRollover). DefaultConfig sets DefaultPublishDelay.
 	PublishDelay time.Duration `mapstructure:"publish_delay"`
+	// RolloverMaxWait, when positive, activates the next intermediate
+	// that long after it was published even if some member has not
+	// reported it: the CA logs the members that had not and counts it in
+	// logsys_ca_rollover_forced_total. Zero (the default) waits for
+	// every member: activating without one splits the environment, the
+	// member refusing every peer with a new certificate. A member that is
+	// gone stops counting when its certificate expires.
+	RolloverMaxWait time.Duration `mapstructure:"rollover_max_wait"`
+	// Admins are the workload names of the environment whose client
+	// certificates may read the rollover status (GET /v1/status, `logsys
+	// ca status`).
+	Admins []string `mapstructure:"admins"`
 	// Hosts are extra SANs (DNS names or IPs) of the CA's own certificate,
 	// so roles can reach it by those names.
 	Hosts []string `mapstructure:"hosts"`
@@ -75,7 +95,8 @@ type Config struct {
 
 // DefaultConfig returns the defaults of every field but Dir and Env.
 func DefaultConfig() Config {
-	return Config{Addr: DefaultAddr, LeafTTL: DefaultLeafTTL, PublishDelay: DefaultPublishDelay, PollInterval: DefaultPollInterval}
+	return Config{Addr: DefaultAddr, LeafTTL: DefaultLeafTTL, PublishDelay: DefaultPublishDelay, PollInterval: DefaultPollInterval,
+		Admins: slices.Clone(DefaultAdmins)}
 }
 
 // Validate fills zero durations and the address with defaults (except
@@ -101,6 +122,17 @@ func (c *Config) Validate() error {
 	}
 	if c.PublishDelay < 0 {
 		return fmt.Errorf("publish_delay: negative %v", c.PublishDelay)
+	}
+	switch {
+	case c.RolloverMaxWait < 0:
+		return fmt.Errorf("rollover_max_wait: negative %v", c.RolloverMaxWait)
+	case c.RolloverMaxWait > 0 && c.RolloverMaxWait < c.PublishDelay:
+		return fmt.Errorf("rollover_max_wait: %v is shorter than publish_delay %v, the least propagation time", c.RolloverMaxWait, c.PublishDelay)
+	}
+	for _, name := range c.Admins {
+		if err := spiffeid.ValidateWorkloadName(name); err != nil {
+			return fmt.Errorf("admins: %w", err)
+		}
 	}
 	if c.PollInterval <= 0 {
 		c.PollInterval = DefaultPollInterval
@@ -137,7 +169,12 @@ type Server struct {
 	st      atomic.Pointer[envState]
 	serving atomic.Pointer[serving]
 
-	ledger *Ledger
+	ledger  *Ledger
+	reports *reportStore
+	// rollMu serializes the rollover steps (advance); plan is the last
+	// rollover plan, for the status and the metrics.
+	rollMu sync.Mutex
+	plan   atomic.Pointer[Rollover]
 	// issueMu orders the recording of a certificate (record) against the
 	// adoption of a new state (adopt): a certificate renewed from a
 	// revoked lineage is either refused or found by the next adoption.
@@ -170,8 +207,17 @@ func New(cfg Config) (*Server, error) {
 		s.log.Warn("ledger: skipped records of kinds this version does not know", "path", rep.Path, "records", rep.Skipped)
 	}
 	s.log.Info("ledger loaded", "path", rep.Path, "records", rep.Records)
+	rs, err := openReports(cfg.Dir, cfg.Env)
+	if err != nil {
+		s.log.Warn("trust reports unreadable; starting without them (members report again at their next trust fetch)", "err", err)
+	}
+	s.reports = rs
 	if _, err := s.reload(cfg.Now()); err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
+	}
+	s.advance(cfg.Now())
+	if err := s.m.registerRollover(cfg.Registerer, s); err != nil {
+		return nil, fmt.Errorf("ca metrics: %w", err)
 	}
 	if _, err := s.currentServing(cfg.Now()); err != nil {
 		return nil, fmt.Errorf("ca: %w", err)
@@ -219,8 +265,8 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 		s.log.Info("ca loaded", "intermediate", st.cur.Cert().Subject.CommonName, "signing_with", serialOf(st.signer.Cert()),
 			"overlap", st.prev != nil)
 	case !old.cur.Cert().Equal(st.cur.Cert()):
-		s.log.Info("new intermediate published in the trust bundle", "serial", serialOf(st.cur.Cert()),
-			"signing_from", st.publishedAt.Add(s.cfg.PublishDelay))
+		s.log.Info("new intermediate published in the trust bundle; it signs once every member reports it",
+			"serial", serialOf(st.cur.Cert()), "min_propagation", s.cfg.PublishDelay, "max_wait", s.cfg.RolloverMaxWait)
 	}
 	if old != nil && !old.signer.Cert().Equal(st.signer.Cert()) {
 		s.log.Info("leaves are now signed by another intermediate", "serial", serialOf(st.signer.Cert()))
@@ -228,8 +274,20 @@ func (s *Server) reload(now time.Time) (*envState, error) {
 	return st, nil
 }
 
+// load reads the PKI directory; during a rollover the next intermediate
+// signs leaves once the ledger says it was activated.
 func (s *Server) load(now time.Time) (*envState, error) {
-	return loadState(s.cfg.Dir, s.cfg.Env, now, s.cfg.PublishDelay, s.cfg.CRLGrace)
+	st, err := loadState(s.cfg.Dir, s.cfg.Env, now, s.cfg.CRLGrace)
+	if err != nil || st.prev == nil {
+		return st, err
+	}
+	cur := fingerprint(st.cur.Cert())
+	s.ledger.View(func(ix *Index) {
+		if activatedIn(ix.Steps(), ix.firstIssued, cur) {
+			st.signer = st.cur
+		}
+	})
+	return st, nil
 }
 
 // Run listens on cfg.Addr and serves until ctx ends.
@@ -271,10 +329,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 				if _, err := s.reload(now); err == nil { // logged inside
 					s.resignCRLs(now)
 				}
+				s.advance(now)
 			}
 		}
 	}()
-	s.log.Info("ca listening", "addr", ln.Addr().String(), "leaf_ttl", s.cfg.LeafTTL, "publish_delay", s.cfg.PublishDelay)
+	s.log.Info("ca listening", "addr", ln.Addr().String(), "leaf_ttl", s.cfg.LeafTTL, "publish_delay", s.cfg.PublishDelay,
+		"rollover_max_wait", s.cfg.RolloverMaxWait)
 	err := srv.Serve(tl)
 	<-done
 	if errors.Is(err, http.ErrServerClosed) {
@@ -289,5 +349,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST "+PathBootstrap, s.handleIssue(MethodBootstrap))
 	mux.HandleFunc("POST "+PathRenew, s.handleIssue(MethodRenew))
 	mux.HandleFunc("GET "+PathTrust, s.trust)
+	mux.HandleFunc("POST "+PathTrust, s.handleTrustReport)
+	mux.HandleFunc("GET "+PathStatus, s.handleStatus)
 	return mux
 }

@@ -23,7 +23,8 @@ type serving struct {
 
 // TLSConfig returns the listener configuration: TLS 1.3, the CA's own
 // certificate (identity spiffe://<td>/<env>/ca, signed in memory by the
-// signing intermediate and renewed at 2/3 of its lifetime) and
+// previous intermediate while there is one, else the current one, and
+// renewed at 2/3 of its lifetime) and
 // VerifyClientCertIfGiven with the environment's intermediates as client
 // anchors. A client certificate is thus optional at the TLS layer (the
 // bootstrap needs none) but, when presented, must chain to this
@@ -54,7 +55,7 @@ func (s *Server) currentServing(now time.Time) (*serving, error) {
 	if sv := s.serving.Load(); sv != nil && sv.st == st && now.Before(sv.renewAt) {
 		return sv, nil
 	}
-	if sv := s.serving.Load(); sv != nil && sv.st.signer.Cert().Equal(st.signer.Cert()) && now.Before(sv.renewAt) {
+	if sv := s.serving.Load(); sv != nil && sv.st.caSigner.Cert().Equal(st.caSigner.Cert()) && now.Before(sv.renewAt) {
 		// Same signer: keep the certificate, take the new anchors and CRLs.
 		next := &serving{st: st, renewAt: sv.renewAt, cfg: s.serverTLS(st, sv.cfg.Certificates[0])}
 		s.serving.Store(next)
@@ -66,11 +67,11 @@ func (s *Server) currentServing(now time.Time) (*serving, error) {
 	}
 	dns, ips := pki.DefaultSANs(CAName, slices.Concat(st.hosts, s.cfg.Hosts), nil, nil)
 	spec := pki.LeafSpec{TrustDomain: st.td, Env: s.cfg.Env, DNS: dns, IPs: ips, TTL: s.cfg.LeafTTL}
-	cert, err := st.signer.SignCAServer(now, spec, key.Public())
+	cert, err := st.caSigner.SignCAServer(now, spec, key.Public())
 	if err != nil {
 		return nil, fmt.Errorf("ca serving certificate: %w", err)
 	}
-	tc := tls.Certificate{Certificate: [][]byte{cert.Raw, st.signer.Cert().Raw}, PrivateKey: key, Leaf: cert}
+	tc := tls.Certificate{Certificate: [][]byte{cert.Raw, st.caSigner.Cert().Raw}, PrivateKey: key, Leaf: cert}
 	life := cert.NotAfter.Sub(cert.NotBefore)
 	sv := &serving{st: st, renewAt: cert.NotBefore.Add(time.Duration(float64(life) * pki.RenewFraction)), cfg: s.serverTLS(st, tc)}
 	s.serving.Store(sv)

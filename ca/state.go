@@ -2,7 +2,9 @@ package ca
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -21,13 +23,14 @@ type envState struct {
 	root  *x509.Certificate
 	cur   *pki.Issuer
 	prev  *pki.Issuer // nil outside an overlap window
-	// signer issues new leaves: prev while the current intermediate is
-	// younger (on disk) than the publication delay, cur otherwise.
-	signer      *pki.Issuer
-	publishedAt time.Time // mtime of ca.pem
-	crls        []envCRL
-	crlPEM      []byte
-	pool        *x509.CertPool // the env's intermediates: client trust anchors
+	// signer issues new leaves: prev until the rollover to cur is
+	// activated (PlanRollover), cur otherwise. caSigner issues the CA's
+	// own certificate: prev while it exists, since every member trusts
+	// it until it is retired, also one that missed the next intermediate.
+	signer, caSigner *pki.Issuer
+	crls             []envCRL
+	crlPEM           []byte
+	pool             *x509.CertPool // the env's intermediates: client trust anchors
 	// tainted maps every certificate of the ledger that was renewed,
 	// directly or not, from a serial on crls to that serial (Server.adopt).
 	tainted map[string]string
@@ -37,7 +40,7 @@ type envState struct {
 // certificate, key and CRL is checked; any inconsistency (for example a
 // rotation half written, a CRL missing or stale beyond grace) is an
 // error, and the caller keeps its old state.
-func loadState(dir, env string, now time.Time, publishDelay, grace time.Duration) (*envState, error) {
+func loadState(dir, env string, now time.Time, grace time.Duration) (*envState, error) {
 	l := pki.Layout{Dir: dir}
 	m, err := pki.ReadMeta(dir)
 	if err != nil {
@@ -54,19 +57,14 @@ func loadState(dir, env string, now time.Time, publishDelay, grace time.Duration
 	if s.cur == nil {
 		return nil, fmt.Errorf("%s: the current intermediate of %s has expired", l.CACert(env), env)
 	}
-	fi, err := os.Stat(l.CACert(env))
-	if err != nil {
-		return nil, fmt.Errorf("stat intermediate: %w", err)
-	}
-	s.publishedAt = fi.ModTime()
 	if _, err := os.Stat(l.PrevCACert(env)); err == nil {
 		if s.prev, err = readAuthority(l.PrevCACert(env), l.PrevCAKey(env), s.root, now); err != nil {
 			return nil, err
 		}
 	}
-	s.signer = s.cur
-	if s.prev != nil && now.Before(s.publishedAt.Add(publishDelay)) {
-		s.signer = s.prev
+	s.signer, s.caSigner = s.cur, s.cur
+	if s.prev != nil {
+		s.signer, s.caSigner = s.prev, s.prev
 	}
 	s.pool.AddCert(s.cur.Cert())
 	if err := s.addCRL(l.CRLFile(env), s.cur, now, grace); err != nil {
@@ -127,7 +125,7 @@ func (s *envState) addCRL(path string, issuer *pki.Issuer, now time.Time, grace 
 func (s *envState) same(o *envState) bool {
 	eq := func(a, b *pki.Issuer) bool { return (a == nil) == (b == nil) && (a == nil || a.Cert().Equal(b.Cert())) }
 	return s.td == o.td && slices.Equal(s.hosts, o.hosts) && s.root.Equal(o.root) &&
-		eq(s.cur, o.cur) && eq(s.prev, o.prev) && eq(s.signer, o.signer) && bytes.Equal(s.crlPEM, o.crlPEM)
+		eq(s.cur, o.cur) && eq(s.prev, o.prev) && eq(s.signer, o.signer) && eq(s.caSigner, o.caSigner) && bytes.Equal(s.crlPEM, o.crlPEM)
 }
 
 func (s *envState) revoked(serial *big.Int) bool {
@@ -160,6 +158,19 @@ func (s *envState) revokedLineage(serial *big.Int) (string, bool) {
 	}
 	root, ok := s.tainted[pki.FormatSerial(serial)]
 	return root, ok
+}
+
+// intermediate describes a.
+func intermediateOf(a *pki.Issuer) Intermediate {
+	c := a.Cert()
+	return Intermediate{Serial: serialOf(c), SHA256: fingerprint(c), NotAfter: c.NotAfter}
+}
+
+// fingerprint is the SHA-256 of c's DER in lowercase hex: how reports
+// and the ledger name a trust anchor.
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 // intermediate returns our intermediate that signed c, or nil.

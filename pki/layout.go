@@ -132,6 +132,11 @@ func (l Layout) TokensUsed(env string) string {
 // line, appended with AppendLine (see package ca).
 func (l Layout) Ledger(env string) string { return filepath.Join(l.EnvDir(env), "ledger.jsonl") }
 
+// Reports holds, for env's online CA, the last trust report of each
+// enrolled certificate lineage: which intermediates it trusts (see
+// package ca). It is rewritten whole with WriteFile.
+func (l Layout) Reports(env string) string { return filepath.Join(l.EnvDir(env), "reports.json") }
+
 // rel returns path relative to the PKI directory for reports.
 func (l Layout) rel(path string) string {
 	if r, err := filepath.Rel(l.Dir, path); err == nil {

@@ -21,7 +21,14 @@ type RotateOptions struct {
 	// then removes the ca-prev files and bundle.pem) or at the next
 	// intermediate rotation.
 	Intermediate bool
-	RootKeyPath  string // default DIR/root/ca-key.pem
+	// KeepLeaves, with Intermediate, only prepares the next intermediate:
+	// the leaf files keep their certificates and keys (signed by what is
+	// now ca-prev.pem) and only their truststores gain the next
+	// intermediate. An online CA moves its own certificates over once
+	// every member trusts the next one (package ca); the leaf files are
+	// re-issued by a later Rotate without Intermediate.
+	KeepLeaves  bool
+	RootKeyPath string // default DIR/root/ca-key.pem
 	Now          func() time.Time
 }
 
@@ -31,6 +38,9 @@ func Rotate(ctx context.Context, opts RotateOptions) (Report, error) {
 	var r Report
 	if opts.Intermediate && opts.Name != "" {
 		return r, errors.New("pki rotate: an intermediate rotation moves every leaf; do not name one")
+	}
+	if opts.KeepLeaves && !opts.Intermediate {
+		return r, errors.New("pki rotate: keep leaves applies to an intermediate rotation only")
 	}
 	l, m, root, e, err := openEnv(opts.Dir, opts.Env)
 	if err != nil {
@@ -47,6 +57,9 @@ func Rotate(ctx context.Context, opts RotateOptions) (Report, error) {
 		if names, err = leafNames(l, e.name); err != nil {
 			return r, err
 		}
+	}
+	if opts.KeepLeaves {
+		return r, refreshTruststores(ctx, &r, l, now, e, root, names, "next intermediate published")
 	}
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
