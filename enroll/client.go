@@ -71,7 +71,11 @@ func (r *Renewer) obtainOnce(ctx context.Context) error {
 	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 	var resp wire.IssueResponse
 	if r.valid(r.cfg.Now()) {
-		err = r.call(ctx, http.MethodPost, wire.PathRenew, wire.IssueRequest{CSR: csr}, true, &resp)
+		rep := r.report()
+		err = r.call(ctx, http.MethodPost, wire.PathRenew, wire.IssueRequest{CSR: csr, Report: rep}, true, &resp)
+		if err == nil {
+			r.reportedOK(rep)
+		}
 		if err == nil || !refused(err) {
 			return r.accept(resp, key, methodRenew, err)
 		}
@@ -187,13 +191,22 @@ func tokenHash(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// refreshTrust fetches the trust bundle. A bundle that fails the pin is
-// refused and counted. One that still covers our certificate is pushed
-// and written; otherwise (our intermediate left the bundle) a renewal is
-// due at once, which brings both.
+// refreshTrust fetches the trust bundle: with a valid certificate by
+// POST, reporting what the sources hold, else by GET. A bundle that fails
+// the pin is refused and counted. One that still covers our certificate
+// is pushed and written; otherwise (our intermediate left the bundle) a
+// renewal is due at once, which brings both.
 func (r *Renewer) refreshTrust(ctx context.Context) error {
 	var t wire.Trust
-	err := r.call(ctx, http.MethodGet, wire.PathTrust, nil, true, &t)
+	var err error
+	if rep := r.report(); rep != nil && r.valid(r.cfg.Now()) {
+		err = r.call(ctx, http.MethodPost, wire.PathTrust, wire.TrustRequest{Report: *rep}, true, &t)
+		if err == nil {
+			r.reportedOK(rep)
+		}
+	} else {
+		err = r.call(ctx, http.MethodGet, wire.PathTrust, nil, true, &t)
+	}
 	var anchors []*x509.Certificate
 	if err == nil {
 		anchors, err = r.pin.verifyTrust(t)

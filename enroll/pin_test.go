@@ -433,10 +433,11 @@ func TestRefusesBadBundlesAndTamperedState(t *testing.T) {
 }
 
 // TestCABundleIsReReadAndPinned: the CA bundle is read before each
-// request. After an intermediate rollover that the role did not hear of
-// (the CA signs with the new intermediate at once), the updated bundle
-// lets it verify the CA again; a bundle later replaced by another root's
-// chain is refused and counted, and the intermediates read before stay.
+// request. A role given a bundle from before a completed rollover (the CA
+// now serves under the new intermediate only) cannot verify the CA; the
+// updated bundle lets it bootstrap; a bundle later replaced by another
+// root's chain is refused and counted, and the intermediates read before
+// stay.
 func TestCABundleIsReReadAndPinned(t *testing.T) {
 	dir := newPKI(t)
 	l := pki.Layout{Dir: dir}
@@ -458,24 +459,30 @@ func TestCABundleIsReReadAndPinned(t *testing.T) {
 		}
 	}
 	copyFile(l.ChainFile("dev"))
-	cfg := renewerConfig(t, nil, dir, "producer")
-	cfg.CAURL, cfg.CABundle = "https://"+ln.Addr().String(), bundle
-	r := newRenewer(t, cfg)
-	src := ensure(t, r)
 	ctx := context.Background()
-
+	prev := issuerOf(t, dir, "dev").Cert
 	if _, err := pki.Rotate(ctx, pki.RotateOptions{Dir: dir, Env: "dev", Intermediate: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pki.RetirePrevious(ctx, pki.RetireOptions{Dir: dir, Env: "dev", Previous: prev}); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Reload(); err != nil {
 		t.Fatal(err)
 	}
+	cfg := renewerConfig(t, nil, dir, "producer")
+	cfg.CAURL, cfg.CABundle = "https://"+ln.Addr().String(), bundle
+	r := newRenewer(t, cfg)
 	if err := r.obtain(ctx); err == nil {
 		t.Fatal("verified a CA signed by an intermediate it never saw")
 	}
 	copyFile(l.ChainFile("dev"))
 	if err := r.obtain(ctx); err != nil {
-		t.Fatalf("renewal with the updated bundle: %v", err)
+		t.Fatalf("bootstrap with the updated bundle: %v", err)
+	}
+	src, err := r.NewSource(tlsx.SourceConfig{Name: "producer", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
 	}
 	next := testpki.IssuerFromLayout(t, dir, "dev").Cert
 	if err := src.Certificate().Leaf.CheckSignatureFrom(next); err != nil {

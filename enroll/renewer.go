@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -43,6 +44,11 @@ type Renewer struct {
 	retryAt  time.Time
 	spent    map[string]bool // hashes of the tokens this process used
 	sources  []*tlsx.Source
+	// reported are the anchors the CA last accepted a report of; a
+	// report is due when the sources hold others (reportDue).
+	reported []string
+	// hold, while not nil, keeps Run from contacting the CA (Hold).
+	hold chan struct{}
 }
 
 // held is the material in use: our certificate and key, and the trust
@@ -158,12 +164,22 @@ func (r *Renewer) Run(ctx context.Context) error {
 		}
 		return err
 	}
-	nextTrust := r.cfg.Now().Add(r.cfg.TrustRefresh)
+	nextTrust := r.cfg.Now() // the first fetch reports what the sources hold
+	var trustErr error
 	for {
 		now := r.cfg.Now()
 		renewAt := r.nextRenewal(now)
+		if trustErr == nil && r.reportDue() {
+			nextTrust = now // the sources changed: report now, not at the next refresh
+		}
 		if sleep(ctx, min(renewAt.Sub(now), nextTrust.Sub(now))) != nil {
 			return nil
+		}
+		if held, err := r.waitHold(ctx); err != nil {
+			return nil
+		} else if held {
+			nextTrust = r.cfg.Now() // tell the CA at once what we hold
+			continue
 		}
 		now = r.cfg.Now()
 		if !now.Before(renewAt) {
@@ -171,10 +187,50 @@ func (r *Renewer) Run(ctx context.Context) error {
 		}
 		if !now.Before(nextTrust) {
 			nextTrust = now.Add(r.cfg.TrustRefresh)
-			if err := r.refreshTrust(ctx); err != nil {
+			if trustErr = r.refreshTrust(ctx); trustErr != nil {
 				nextTrust = now.Add(min(r.cfg.TrustRefresh, r.backoff()))
 			}
 		}
+	}
+}
+
+// Hold keeps Run from contacting the CA (no renewal, no trust fetch, no
+// report) until release is called, as a role whose renewer is stuck
+// would behave: the material in use stays in the sources, and the CA sees
+// the member fall silent. On release, Run fetches the trust bundle at
+// once. Hold is idempotent; release may be called more than once.
+func (r *Renewer) Hold() (release func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.hold == nil {
+		r.hold = make(chan struct{})
+	}
+	ch := r.hold
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.hold == ch {
+			close(ch)
+			r.hold = nil
+		}
+	}
+}
+
+// waitHold blocks while the Renewer is held; it reports whether it was.
+func (r *Renewer) waitHold(ctx context.Context) (bool, error) {
+	r.mu.Lock()
+	ch := r.hold
+	r.mu.Unlock()
+	if ch == nil {
+		return false, nil
+	}
+	r.log.Warn("renewer held: not contacting the ca until released")
+	select {
+	case <-ctx.Done():
+		return true, ctx.Err()
+	case <-ch:
+		r.log.Info("renewer released")
+		return true, nil
 	}
 }
 
@@ -276,4 +332,47 @@ func (r *Renewer) count(err error) {
 	if errors.As(err, &re) {
 		r.m.rejected.WithLabelValues(re.Reason).Inc()
 	}
+}
+
+// report is what the role trusts: the anchors every source holds (nil
+// while there is no source, which holds nothing in use).
+func (r *Renewer) report() *wire.Report {
+	r.mu.Lock()
+	srcs := append([]*tlsx.Source(nil), r.sources...)
+	r.mu.Unlock()
+	if len(srcs) == 0 {
+		return nil
+	}
+	anchors := srcs[0].AnchorFingerprints()
+	for _, s := range srcs[1:] {
+		held := s.AnchorFingerprints()
+		anchors = slices.DeleteFunc(anchors, func(a string) bool { return !slices.Contains(held, a) })
+	}
+	if len(anchors) > wire.MaxAnchors {
+		anchors = anchors[:wire.MaxAnchors]
+	}
+	return &wire.Report{Identity: r.want.String(), Anchors: anchors}
+}
+
+// reported notes that the CA accepted rep.
+func (r *Renewer) reportedOK(rep *wire.Report) {
+	if rep == nil {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reported = rep.Anchors
+}
+
+// reportDue reports whether the sources hold other anchors than the CA
+// last heard of, so that Run reports at once instead of at the next
+// refresh.
+func (r *Renewer) reportDue() bool {
+	rep := r.report()
+	if rep == nil || !r.valid(r.cfg.Now()) { // without a valid certificate nothing can be reported
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !slices.Equal(rep.Anchors, r.reported)
 }

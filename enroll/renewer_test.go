@@ -113,7 +113,8 @@ func (s *serials) count(issuer *x509.Certificate) (all, byIssuer int) {
 // mTLS connection, while their 10-minute certificates renew, and the
 // operator rolls the intermediate over midway. No request fails; both
 // sides go through at least 4 certificates, at least 2 from the new
-// intermediate; the overlap bundle reaches the roles.
+// intermediate; the overlap bundle reaches the roles, and leaves them
+// again once the CA retired the previous intermediate.
 func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -170,6 +171,7 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 			requests, failures int
 			next               *x509.Certificate // the next intermediate, once rotated
 			deadline           = time.Now().Add(3 * time.Hour)
+			sawBundle          [2]bool
 		)
 		for time.Now().Before(deadline) {
 			requests++
@@ -207,7 +209,14 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 				}
 				next = cur[0]
 			}
-			if next != nil && srvAll >= 4 && cliAll >= 4 && srvNew >= 2 && cliNew >= 2 {
+			for i, r := range []*Renewer{serverR, clientR} {
+				if _, err := os.Stat(pki.Layout{Dir: r.cfg.StateDir}.BundleFile("dev")); err == nil {
+					sawBundle[i] = true
+				}
+			}
+			_, err = os.Stat(l.PrevCACert("dev"))
+			retired := next != nil && errors.Is(err, os.ErrNotExist)
+			if retired && srvAll >= 4 && cliAll >= 4 && srvNew >= 2 && cliNew >= 2 {
 				break
 			}
 			time.Sleep(20 * time.Second)
@@ -220,12 +229,20 @@ func TestRotatesUnderLoadAcrossIntermediateRollover(t *testing.T) {
 		if next == nil || srvAll < 4 || cliAll < 4 || srvNew < 2 || cliNew < 2 {
 			t.Fatalf("not enough rotations in 3 hours of 10-minute certificates")
 		}
-		for _, r := range []*Renewer{serverR, clientR} {
+		if _, err := os.Stat(l.PrevCACert("dev")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the previous intermediate was not retired within 3 hours: %v", err)
+		}
+		time.Sleep(2 * time.Minute) // two trust refreshes
+		synctest.Wait()
+		for i, r := range []*Renewer{serverR, clientR} {
 			if err := r.Healthy(); err != nil {
 				t.Errorf("renewer unhealthy after the run: %v", err)
 			}
-			if _, err := os.Stat(pki.Layout{Dir: r.cfg.StateDir}.BundleFile("dev")); err != nil {
-				t.Errorf("the overlap bundle did not reach the role's state: %v", err)
+			if !sawBundle[i] {
+				t.Errorf("the overlap bundle never reached the state of renewer %d", i)
+			}
+			if _, err := os.Stat(pki.Layout{Dir: r.cfg.StateDir}.BundleFile("dev")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("renewer %d still keeps the overlap bundle after the retirement: %v", i, err)
 			}
 		}
 	})
