@@ -29,7 +29,7 @@ type RotateOptions struct {
 	// re-issued by a later Rotate without Intermediate.
 	KeepLeaves  bool
 	RootKeyPath string // default DIR/root/ca-key.pem
-	Now          func() time.Time
+	Now         func() time.Time
 }
 
 // Rotate re-issues leaves with new keys and, with Intermediate, moves the
