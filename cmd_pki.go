@@ -350,11 +350,31 @@ func newPKIRotateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rotate",
 		Short: "Re-issue leaves with new keys; --intermediate moves the environment to a new intermediate",
-		Args:  cobra.NoArgs,
+		Long: `Re-issues the leaf files of an environment (or one, --name) with new keys.
+
+--intermediate creates the next intermediate first: ca.pem, with the old one
+kept as ca-prev.pem and bundle.pem holding both. Without an online CA every
+leaf file is re-issued by it at once. When logsys ca serves the environment
+(it has DIR/<env>/ledger.jsonl), only the next intermediate is prepared: the CA
+publishes it, activates it once every member reports it holds it, and retires
+the previous one once no leaf it signed is left ("logsys ca status" shows the
+phase). The leaf files then keep their certificates until "logsys pki rotate
+--env ENV" re-issues them, which is refused until the next intermediate signs.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Dir = pkiDir(cmd)
-			r, err := pki.Rotate(cmd.Context(), o)
-			printReport(cmd.OutOrStdout(), r)
+			served, err := ca.Served(o.Dir, o.Env)
+			if err != nil {
+				return err
+			}
+			r, err := ca.Rotate(cmd.Context(), o)
+			out := cmd.OutOrStdout()
+			printReport(out, r)
+			if err == nil && served && o.Intermediate {
+				fmt.Fprintf(out, "next intermediate of %s prepared: logsys ca activates it once every member reports it (logsys ca status --env %s).\n"+
+					"The leaf files keep their certificates: re-issue them with \"logsys pki rotate --env %s\" once it is active; the previous intermediate is retired after the last of them expires.\n",
+					o.Env, o.Env, o.Env)
+			}
 			return err
 		},
 	}

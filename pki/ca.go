@@ -27,8 +27,9 @@ const (
 // Usage says which TLS roles a leaf may take.
 type Usage int
 
-// Leaf usages. UsageDefault resolves by name: "client" gets client
-// authentication only, every other name server and client authentication.
+// Leaf usages. UsageDefault resolves by name: "client" and "operator"
+// (the admin of `logsys ca status`) get client authentication only, every
+// other name server and client authentication.
 const (
 	UsageDefault Usage = iota
 	UsageServerClient
@@ -41,7 +42,7 @@ func (u Usage) resolve(name string) Usage {
 	if u != UsageDefault {
 		return u
 	}
-	if name == "client" {
+	if name == "client" || name == "operator" {
 		return UsageClient
 	}
 	return UsageServerClient

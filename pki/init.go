@@ -16,7 +16,7 @@ import (
 var (
 	DefaultTrustDomain = "logsys.local"
 	DefaultEnvs        = []string{"dev", "staging", "prod"}
-	DefaultNames       = []string{"gateway", "producer", "consumer", "kafka", "postgres", "prometheus", "client"}
+	DefaultNames       = []string{"gateway", "producer", "consumer", "kafka", "postgres", "prometheus", "client", "operator"}
 )
 
 // InitOptions configures Init. Empty fields take the values recorded in

@@ -180,7 +180,7 @@ func TestInitDefaults(t *testing.T) {
 			t.Fatalf("%s leaves %v, %v", env, names, err)
 		}
 	}
-	if r.Count(OpCreated) != 3+3*4+3*7*7+1 {
+	if r.Count(OpCreated) != 3+3*4+3*len(DefaultNames)*7+1 {
 		t.Fatalf("created %d files", r.Count(OpCreated))
 	}
 	m, err := ReadMeta(dir)

@@ -78,7 +78,7 @@ func obtainFromCA(ctx context.Context, id tlsx.Identity, reg prometheus.Register
 	r, err := enroll.New(enroll.Config{
 		CAURL: id.CAURL, TrustDomain: id.TrustDomain, Env: id.Env, Name: id.Name,
 		Token: id.CAToken, TokenFile: id.CATokenFile, CABundle: id.CABundle, StateDir: id.StateDir,
-		Logger: log, Registerer: reg,
+		TrustRefresh: id.ReloadInterval, Logger: log, Registerer: reg,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: certificate from %s: %w", id.Name, id.CAURL, err)

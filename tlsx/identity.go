@@ -24,7 +24,9 @@ type Identity struct {
 	// it is read when present.
 	BundleFile string `mapstructure:"bundle_file"`
 	CRLFile    string `mapstructure:"crl_file"`
-	// ReloadInterval is the periodic poll that backs the file watch.
+	// ReloadInterval is the periodic poll that backs the file watch; with
+	// CAURL, how often the trust bundle is fetched from the CA (each fetch
+	// reports which intermediates the workload trusts).
 	ReloadInterval time.Duration `mapstructure:"reload_interval"`
 	// MinTLS is "1.3" (default) or "1.2".
 	MinTLS string `mapstructure:"min_tls"`

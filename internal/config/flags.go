@@ -43,6 +43,7 @@ var flagTable = func() []Flag {
 		Flag{Command: "ca", Name: "addr", Key: "ca.addr"},
 		Flag{Command: "ca", Name: "leaf-ttl", Key: "ca.leaf_ttl"},
 		Flag{Command: "ca", Name: "publish-delay", Key: "ca.publish_delay"},
+		Flag{Command: "ca", Name: "rollover-max-wait", Key: "ca.rollover_max_wait"},
 		Flag{Command: "ca", Name: "hosts", Key: "ca.hosts"},
 		Flag{Command: "ca", Name: "poll", Key: "ca.poll_interval"},
 		Flag{Command: "ca", Name: "metrics-addr", Key: "ca.metrics_addr"},
