@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"logsys/ca"
 	"logsys/internal/cfgerr"
 	"logsys/pki"
@@ -23,6 +25,7 @@ type All struct {
 	log      *slog.Logger
 	broker   *Broker
 	ca       *ca.Server
+	caReg    *prometheus.Registry // the CA's logsys_ca_* metrics
 	caURL    string
 	caStop   context.CancelFunc
 	caDone   chan struct{}
@@ -182,6 +185,8 @@ func (a *All) startCA(cfg AllConfig) error {
 	cc.Dir, cc.Env, cc.Addr, cc.LeafTTL, cc.Logger = id.PKIDir, id.Env, cfg.CAAddr, cfg.LeafTTL, logger(cfg.Logger, "ca")
 	cc.Hosts = []string{"localhost", "127.0.0.1"}
 	cc.PublishDelay = cfg.CAPublishDelay
+	a.caReg = prometheus.NewRegistry()
+	cc.Registerer = a.caReg
 	srv, err := ca.New(cc)
 	if err != nil {
 		return fmt.Errorf("all: ca: %w", err)

@@ -1,39 +1,53 @@
 //go:build soak
 
-// The soak runs only with -tags soak (see docs/testing.md): it takes 20 s
-// of wall clock. Its deterministic equivalent in the default run is
-// enroll's TestRotatesUnderLoadAcrossIntermediateRollover, the same
-// renewals and rollover on a synctest clock.
+// The soak runs only with -tags soak (see docs/testing.md): it takes about
+// 35 s of wall clock. Its deterministic equivalent in the default run is
+// enroll's TestRolloverWaitsForAFrozenMember, the same rollover with a
+// frozen member on a synctest clock.
 
 package roles
 
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
-	"os"
+	"net/http"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"logsys/internal/testutil"
+	"logsys/ca"
+	"logsys/ca/wire"
+	"logsys/enroll"
 	"logsys/pki"
 	"logsys/store"
 	"logsys/tlsx"
 )
 
-// TestShortLivedCertificatesUnderLoad runs `logsys all` with 6-second
-// leaves from its CA while clients send events, and rolls the intermediate
-// over in the middle: the roles renew many times and move to the new
-// intermediate, with zero failed requests and zero lost events.
-func TestShortLivedCertificatesUnderLoad(t *testing.T) {
+// TestRolloverWaitsForAFrozenRole runs `logsys all` with its online CA,
+// 30-second leaves and trust fetched every 200 ms, while a client that is
+// itself enrolled with the CA sends single events and batches. The
+// intermediate is rolled over with the producer's renewer frozen: the CA
+// does not activate the next intermediate (it waits for the producer
+// alone, and says so in its metrics and its status), and no request
+// fails. Released, the producer reports, the next intermediate signs, the
+// leaf files are re-issued as an operator would, and the previous
+// intermediate is retired: prepared, propagating, active, retiring, done,
+// with zero failed requests and every accepted event stored.
+//
+// It runs in real time, bounded: every wait is for a state, never a timed
+// assertion.
+func TestRolloverWaitsForAFrozenRole(t *testing.T) {
 	dir := t.TempDir()
 	cfg := DefaultAllConfig()
 	cfg.DataDir, cfg.CAAddr, cfg.Logger = dir, "127.0.0.1:0", quietLogger()
-	cfg.LeafTTL, cfg.CAPublishDelay = 6*time.Second, 2*time.Second
+	cfg.LeafTTL, cfg.CAPublishDelay = 30*time.Second, time.Second
 	for _, a := range []*string{&cfg.Gateway.Addr, &cfg.Gateway.LivenessAddr, &cfg.Producer.Addr, &cfg.Producer.LivenessAddr, &cfg.Consumer.Addr, &cfg.Consumer.LivenessAddr} {
 		*a = "127.0.0.1:0"
 	}
@@ -53,103 +67,136 @@ func TestShortLivedCertificatesUnderLoad(t *testing.T) {
 		<-done
 		a.Close()
 	}()
-
-	// The client keeps a certificate of the first intermediate: the
-	// rollover re-issues the files on disk, and the old intermediate stays
-	// trusted for the overlap.
 	pkiDir := filepath.Join(dir, "pki")
-	clientDir := t.TempDir()
-	for _, f := range []string{"dev/ca-chain.pem", "dev/client/cert.pem", "dev/client/key.pem"} {
-		data, err := os.ReadFile(filepath.Join(pkiDir, f))
+	l := pki.Layout{Dir: pkiDir}
+
+	// The client is a member too: enrolled with the CA, so it moves to the
+	// next intermediate with the roles.
+	tok, _, err := ca.NewToken(ca.TokenOptions{Dir: pkiDir, Env: "dev", Name: "client"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr, err := enroll.New(enroll.Config{CAURL: a.caURL, TrustDomain: "logsys.local", Env: "dev", Name: "client", Token: tok,
+		CABundle: l.ChainFile("dev"), StateDir: t.TempDir(), TrustRefresh: 200 * time.Millisecond, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cr.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	csrc, err := cr.NewSource(tlsx.SourceConfig{Name: "client", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, rstop := context.WithCancel(context.Background())
+	rdone := make(chan error, 1)
+	go func() { rdone <- cr.Run(rctx) }()
+	defer func() { rstop(); <-rdone }()
+	d, err := tlsx.NewDialer(csrc, tlsx.AuthorizeNames("logsys.local", "dev", "gateway"), tlsx.Options{NextProtos: []string{"http/1.1"}}, nil, "client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialTLSContext: d.DialContext, MaxIdleConnsPerHost: 8}}
+	base := "https://" + loopbackURLHost(a.GatewayAddr())
+
+	load := newLoad(c, base)
+	load.start(3, 1)
+	defer load.stop()
+
+	status := func() ca.Rollover {
+		t.Helper()
+		st, err := ca.FetchStatus(context.Background(), ca.StatusOptions{URL: a.caURL, Dir: pkiDir, Env: "dev"})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("ca status: %v", err)
 		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(clientDir, f)), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(clientDir, f), data, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		return rolloverOf(st)
 	}
-	c := httpClient(clientTLS(t, clientDir, "dev", "client"))
-	url := "https://" + loopbackURLHost(a.GatewayAddr()) + "/api/v1/logs"
+	var phases []string
+	observe := func() ca.Rollover {
+		r := status()
+		if len(phases) == 0 || phases[len(phases)-1] != string(r.Phase) {
+			phases = append(phases, string(r.Phase))
+		}
+		return r
+	}
+	eventually(t, 20*time.Second, "every member (four roles and the client) to report", func() bool {
+		r := observe()
+		return r.Phase == ca.PhaseDone && len(r.Members) == 5 && !slices.ContainsFunc(r.Members, func(m ca.Member) bool { return m.Report == nil })
+	})
 
-	serials := map[string]bool{}
-	var serialMu sync.Mutex
-	watch := func() {
-		for _, ci := range a.gateway.tls.src.Certificates() {
-			if ci.Kind == "leaf" {
-				serialMu.Lock()
-				serials[ci.Serial] = true
-				serialMu.Unlock()
-			}
+	release := a.producer.tls.renewer.Hold()
+	frozen := false
+	defer func() {
+		if !frozen {
+			release()
 		}
+	}()
+	frozen = true
+	prev := readCert(t, l.CACert("dev"))
+	if _, err := ca.Rotate(context.Background(), pki.RotateOptions{Dir: pkiDir, Env: "dev", Intermediate: true}); err != nil {
+		t.Fatal(err)
 	}
-	var failed atomic.Int64
-	var mu sync.Mutex
-	var ids []string
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := 0; w < 4; w++ {
-		wg.Add(1)
-		source := fmt.Sprintf("soak-%d", w)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 100000; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				code, body, err := tryPost(c, url, "application/json", fmt.Sprintf(`{"message":"m%d","source":%q}`, i, source))
-				if err != nil || code != 202 {
-					failed.Add(1)
-					t.Errorf("request failed: %d %v %v", code, body, err)
-					continue
-				}
-				mu.Lock()
-				ids = append(ids, body["data"].(map[string]any)["id"].(string))
-				mu.Unlock()
-				time.Sleep(50 * time.Millisecond) // a steady stream, not a flood
-			}
-		}()
+	next := readCert(t, l.CACert("dev"))
+	eventually(t, 20*time.Second, "every member but the producer to hold the next intermediate", func() bool {
+		r := observe()
+		w := r.Waiting()
+		return r.Phase == ca.PhasePropagating && len(w) == 1 && strings.HasSuffix(w[0].Identity, "/dev/producer")
+	})
+	if v := metricValue(t, a.caReg, "logsys_ca_rollover_waiting_members", map[string]string{"env": "dev"}); v != 1 {
+		t.Errorf("logsys_ca_rollover_waiting_members = %v, want 1 (the producer)", v)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	rolled := false
-	for time.Now().Before(deadline) {
-		watch()
-		if !rolled && time.Until(deadline) < 14*time.Second {
-			if _, err := pki.Rotate(context.Background(), pki.RotateOptions{Dir: pkiDir, Env: "dev", Intermediate: true}); err != nil {
-				t.Fatalf("rotate intermediate: %v", err)
-			}
-			rolled = true
-		}
-		time.Sleep(100 * time.Millisecond)
+	if v := metricValue(t, a.caReg, "logsys_ca_rollover_phase", map[string]string{"phase": "propagating"}); v != 1 {
+		t.Errorf("logsys_ca_rollover_phase{phase=propagating} = %v, want 1", v)
 	}
-	close(stop)
-	wg.Wait()
+	load.pulse(t, "while the producer is frozen")
+	if r := observe(); r.Phase != ca.PhasePropagating || r.Signer != fingerprintOf(prev) {
+		t.Fatalf("phase %s, signer %.8s, with the producer frozen: want propagating, signed by the previous intermediate", r.Phase, r.Signer)
+	}
 
-	if failed.Load() > 0 {
-		t.Fatalf("%d requests failed while certificates rotated", failed.Load())
+	release()
+	frozen = false
+	eventually(t, 20*time.Second, "the next intermediate to sign", func() bool { return observe().Phase == ca.PhaseActive })
+	// The operator re-issues the leaf files (dev/client, ...) once it signs.
+	if _, err := ca.Rotate(context.Background(), pki.RotateOptions{Dir: pkiDir, Env: "dev"}); err != nil {
+		t.Fatal(err)
 	}
-	if len(serials) < 4 {
-		t.Errorf("gateway used %d certificates in 20 s of 6-second leaves, want at least 4", len(serials))
+	eventually(t, 90*time.Second, "the previous intermediate to be retired and dropped by every member", func() bool {
+		return observe().Phase == ca.PhaseDone
+	})
+	load.pulse(t, "after the rollover")
+	accepted, failures := load.stop()
+	if len(failures) > 0 {
+		t.Fatalf("%d requests failed during the rollover, first: %s", len(failures), failures[0])
 	}
-	newCA, err := pki.ReadCertificates(filepath.Join(pkiDir, "dev", "ca.pem"))
+	if want := []string{"done", "prepared", "propagating", "active", "retiring", "done"}; !isSubsequence(phases, want, "propagating", "active") {
+		t.Errorf("phases seen %v, want %v (the short ones may pass between two looks)", phases, want)
+	}
+	for name, tl := range map[string]*tlsSetup{"gateway": a.gateway.tls, "producer": a.producer.tls, "consumer": a.consumer.tls} {
+		if err := tl.src.Certificate().Leaf.CheckSignatureFrom(next); err != nil {
+			t.Errorf("%s: certificate not signed by the next intermediate: %v", name, err)
+		}
+		if slices.Contains(tl.src.AnchorFingerprints(), fingerprintOf(prev)) {
+			t.Errorf("%s still trusts the retired intermediate", name)
+		}
+	}
+	ix, _, err := ca.ReadLedger(pkiDir, "dev")
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaf, err := x509.ParseCertificate(a.gateway.tls.src.Certificate().Certificate[0])
-	if err != nil {
-		t.Fatal(err)
+	var steps []string
+	for _, s := range ix.Steps() {
+		steps = append(steps, s.Step)
+		if s.Forced != "" {
+			t.Errorf("step %s forced (%s)", s.Step, s.Forced)
+		}
 	}
-	if !bytes.Equal(leaf.AuthorityKeyId, newCA[0].SubjectKeyId) {
-		t.Errorf("after the rollover the gateway's leaf is still issued by the old intermediate")
+	if !slices.Equal(steps, []string{ca.StepPrepared, ca.StepActivated, ca.StepRetired, ca.StepDone}) {
+		t.Errorf("ledger steps %v", steps)
 	}
-	testutil.Eventually(t, 20*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(ids)), func() bool {
+	eventually(t, 30*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(accepted)), func() bool {
 		stored := map[string]bool{}
-		for w := 0; w < 4; w++ {
-			recs, err := a.store.Query(context.Background(), store.Filter{Source: fmt.Sprintf("soak-%d", w), Limit: store.MaxLimit})
+		for _, src := range load.sources() {
+			recs, err := a.store.Query(context.Background(), store.Filter{Source: src, Limit: store.MaxLimit})
 			if err != nil {
 				return false
 			}
@@ -157,25 +204,170 @@ func TestShortLivedCertificatesUnderLoad(t *testing.T) {
 				stored[r.ID] = true
 			}
 		}
-		for _, id := range ids {
+		for _, id := range accepted {
 			if !stored[id] {
 				return false
 			}
 		}
 		return true
 	})
-	// Every role now trusts the new intermediate, and each leaf is from it.
-	testutil.Eventually(t, 10*time.Second, "every role to trust and use the new intermediate", func() bool {
-		rows, err := pki.InspectTrust(pkiDir, filepath.Join(dir, "identities"))
-		if err != nil || len(rows) != 4 {
+	t.Logf("%d events accepted, 0 failed, phases %v", len(accepted), phases)
+}
+
+// rolloverOf turns a status answer back into the parts the test reads.
+func rolloverOf(st wire.Status) ca.Rollover {
+	r := ca.Rollover{Phase: ca.Phase(st.Phase), Signer: st.Signer}
+	for _, m := range st.Members {
+		cm := ca.Member{Identity: m.Identity, Lineage: m.Lineage, Waiting: m.Waiting}
+		if !m.LastSeen.IsZero() {
+			cm.Report = &ca.AnchorReport{At: m.LastSeen, Anchors: m.Anchors}
+		}
+		r.Members = append(r.Members, cm)
+	}
+	return r
+}
+
+// isSubsequence reports whether got lists phases of want in its order
+// (skipping any) and holds every phase of must.
+func isSubsequence(got, want []string, must ...string) bool {
+	i := 0
+	for _, g := range got {
+		for i < len(want) && want[i] != g {
+			i++
+		}
+		if i == len(want) {
 			return false
 		}
-		for _, r := range rows {
-			if !r.TrustsCurrent || !r.TrustsPrevious || r.LeafIssuedBy != "current" {
-				return false
-			}
+		i++
+	}
+	for _, m := range must {
+		if !slices.Contains(got, m) {
+			return false
 		}
-		return true
+	}
+	return len(got) > 0 && got[0] == want[0] && got[len(got)-1] == want[len(want)-1]
+}
+
+func fingerprintOf(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
+}
+
+func readCert(t *testing.T, path string) *x509.Certificate {
+	t.Helper()
+	certs, err := pki.ReadCertificates(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return certs[0]
+}
+
+// load sends single events and batches until stopped, recording the ids
+// the gateway accepted and every failure (no test calls from its
+// goroutines).
+type load struct {
+	c    *http.Client
+	base string
+	mu   sync.Mutex
+	ids  []string
+	fail []string
+	srcs map[string]bool
+	n    int // requests answered
+	quit chan struct{}
+	wg   sync.WaitGroup
+	once sync.Once
+}
+
+func newLoad(c *http.Client, base string) *load {
+	return &load{c: c, base: base, srcs: map[string]bool{}, quit: make(chan struct{})}
+}
+
+// start runs singles workers sending one event at a time and batches
+// workers sending five per request, each request followed by a pause.
+func (l *load) start(singles, batches int) {
+	for w := range singles + batches {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for i := 0; i < 100000; i++ {
+				select {
+				case <-l.quit:
+					return
+				default:
+				}
+				src := fmt.Sprintf("roll-%d-%d", w, i/150) // under store.MaxLimit events per source
+				path, body, pause := "/api/v1/logs", fmt.Sprintf(`{"message":"m%d","source":%q}`, i, src), 50*time.Millisecond
+				if w >= singles {
+					var evs []string
+					for k := range 5 {
+						evs = append(evs, fmt.Sprintf(`{"message":"b%d-%d","source":%q}`, i, k, src))
+					}
+					path, body, pause = "/api/v1/logs/batch", "["+strings.Join(evs, ",")+"]", 200*time.Millisecond
+				}
+				l.send(path, body, src)
+				time.Sleep(pause)
+			}
+		}()
+	}
+}
+
+func (l *load) send(path, body, src string) {
+	resp, err := l.c.Post(l.base+path, "application/json", bytes.NewBufferString(body))
+	var got struct {
+		Data struct {
+			ID  string   `json:"id"`
+			IDs []string `json:"ids"`
+		} `json:"data"`
+	}
+	if err == nil {
+		decodeJSON(resp, &got)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n++
+	switch {
+	case err != nil:
+		l.fail = append(l.fail, fmt.Sprintf("%s at %s: %v", path, time.Now().Format(time.RFC3339Nano), err))
+	case resp.StatusCode != http.StatusAccepted:
+		l.fail = append(l.fail, fmt.Sprintf("%s at %s: %s", path, time.Now().Format(time.RFC3339Nano), resp.Status))
+	default:
+		l.srcs[src] = true
+		if got.Data.ID != "" {
+			l.ids = append(l.ids, got.Data.ID)
+		}
+		l.ids = append(l.ids, got.Data.IDs...)
+	}
+}
+
+// pulse waits until a few more requests were answered, so that a phase
+// is checked under load.
+func (l *load) pulse(t *testing.T, when string) {
+	t.Helper()
+	l.mu.Lock()
+	from := l.n
+	l.mu.Unlock()
+	eventually(t, 10*time.Second, "requests to be answered "+when, func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.n >= from+20
 	})
-	t.Logf("%d events, %d gateway certificates, rollover done", len(ids), len(serials))
+}
+
+// stop ends the load and returns the accepted ids and the failures.
+func (l *load) stop() ([]string, []string) {
+	l.once.Do(func() { close(l.quit) })
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.ids), slices.Clone(l.fail)
+}
+
+func (l *load) sources() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for s := range l.srcs {
+		out = append(out, s)
+	}
+	return out
 }
