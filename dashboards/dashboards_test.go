@@ -12,6 +12,11 @@ import (
 // (DESIGN: metrics exported by every role), as series names.
 var documented = []string{
 	"logsys_build_info",
+	"logsys_ca_report_age_seconds",
+	"logsys_ca_rollover_forced_total",
+	"logsys_ca_rollover_phase",
+	"logsys_ca_rollover_phase_seconds",
+	"logsys_ca_rollover_waiting_members",
 	"logsys_circuit_breaker_state",
 	"logsys_consumer_lag_records",
 	"logsys_events_total",
@@ -106,6 +111,7 @@ func TestLogsysDashboard(t *testing.T) {
 		"Request rate", "Event throughput per hop", "TLS handshake duration p99: full vs resumed",
 		"TLS handshake failures by reason", "Days to certificate expiry", "Certificate reload failures",
 		"Circuit breaker state", "Consumer lag", "CPU per role",
+		"Intermediate rollover phase", "Rollover: members waited for", "Seconds since the last trust report",
 	} {
 		if !slices.Contains(titles, want) {
 			t.Errorf("no panel %q (have %q)", want, titles)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"logsys/ca"
 	"logsys/dashboards"
+	"logsys/enroll"
 	"logsys/pki"
 	"logsys/roles"
 	"logsys/store"
@@ -26,6 +29,11 @@ import (
 // failure message.
 var source = map[string]string{
 	"logsys_build_info":                            "every role: roles/metrics.go newRoleMetrics (info gauge)",
+	"logsys_ca_report_age_seconds":                 "logsys ca: ca/metrics.go rolloverCollector, one series per identity with a live certificate",
+	"logsys_ca_rollover_forced_total":              "logsys ca: ca/metrics.go registerRollover creates {env, reason} at 0",
+	"logsys_ca_rollover_phase":                     "logsys ca: ca/metrics.go rolloverCollector (phase of the last plan)",
+	"logsys_ca_rollover_phase_seconds":             "logsys ca: ca/metrics.go rolloverCollector",
+	"logsys_ca_rollover_waiting_members":           "logsys ca: ca/metrics.go rolloverCollector",
 	"logsys_circuit_breaker_state":                 "gateway: roles/metrics.go breaker gauge, set by newBreaker for target=producer",
 	"logsys_consumer_lag_records":                  "consumer: roles/metrics.go lag gauge, set in Consumer.handle after a poll with records",
 	"logsys_events_total":                          "every role: roles/metrics.go events counter (role, result); nothing increments it yet if absent",
@@ -69,6 +77,7 @@ func TestRolesExportDashboardMetrics(t *testing.T) {
 
 	scraper := mtlsClient(t, p.pkiDir, "prometheus")
 	targets := map[string]string{"gateway": p.gateway.Addr(), "producer": p.producer.Addr(), "consumer": p.consumer.Addr()}
+	caMetrics := startCA(t, p.pkiDir)
 	var missing []string
 	// Some series appear just after the event is stored (lag is set per
 	// poll), so scrape again for a bounded time before reporting.
@@ -78,6 +87,9 @@ func TestRolesExportDashboardMetrics(t *testing.T) {
 			for _, name := range scrape(t, scraper, "https://"+addr+"/metrics") {
 				exported[name] = append(exported[name], role)
 			}
+		}
+		for _, name := range scrape(t, http.DefaultClient, caMetrics) {
+			exported[name] = append(exported[name], "ca")
 		}
 		missing = missing[:0]
 		for _, name := range want {
@@ -93,6 +105,49 @@ func TestRolesExportDashboardMetrics(t *testing.T) {
 	for _, name := range missing {
 		t.Errorf("no role exports %s (queried by a dashboard or alert); expected from %s", name, source[name])
 	}
+}
+
+// startCA runs `logsys ca` (ca.Run) for dev of pkiDir, with its metrics
+// on plain HTTP, and enrolls one member so that every rollover series
+// exists; it returns the metrics URL.
+func startCA(t *testing.T, pkiDir string) string {
+	t.Helper()
+	ports := make([]string, 2)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = ln.Addr().String()
+		ln.Close()
+	}
+	cfg := ca.DefaultConfig()
+	cfg.Dir, cfg.Env, cfg.Addr, cfg.MetricsAddr = pkiDir, "dev", ports[0], ports[1]
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ca.Run(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ca: %v", err)
+		}
+	})
+	tok, _, err := ca.NewToken(ca.TokenOptions{Dir: pkiDir, Env: "dev", Name: "gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := enroll.New(enroll.Config{CAURL: "https://" + ports[0], TrustDomain: "logsys.local", Env: "dev", Name: "gateway", Token: tok,
+		CABundle: pki.Layout{Dir: pkiDir}.ChainFile("dev"), StateDir: t.TempDir(), Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ectx, ecancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer ecancel()
+	if err := r.Ensure(ectx); err != nil {
+		t.Fatalf("enroll with the ca: %v", err)
+	}
+	return "http://" + ports[1] + "/metrics"
 }
 
 // pipeline is the running roles.
