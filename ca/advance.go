@@ -30,13 +30,17 @@ func (s *Server) advance(now time.Time) *Rollover {
 		st := s.st.Load()
 		v, err := s.rolloverView(st, now)
 		if err != nil {
-			s.log.Warn("rollover: leaf files unreadable; the rollover waits", "err", err)
+			if msg := err.Error(); msg != s.rollErr {
+				s.rollErr = msg
+				s.log.Warn("rollover: leaf files unreadable; the rollover waits", "err", err)
+			}
 			if last := s.plan.Load(); last != nil {
 				return last
 			}
 			plan = Rollover{Phase: PhaseDone, Current: intermediateOf(st.cur), Signer: fingerprint(st.signer.Cert())}
 			break
 		}
+		s.rollErr = ""
 		plan = PlanRollover(v, s.reports.snapshot(), s.policy(), now)
 		if plan.Next == nil && !plan.Retire {
 			break

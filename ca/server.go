@@ -173,8 +173,9 @@ type Server struct {
 	reports *reportStore
 	// rollMu serializes the rollover steps (advance); plan is the last
 	// rollover plan, for the status and the metrics.
-	rollMu sync.Mutex
-	plan   atomic.Pointer[Rollover]
+	rollMu  sync.Mutex
+	rollErr string // last error of the rollover view logged, to log each once
+	plan    atomic.Pointer[Rollover]
 	// issueMu orders the recording of a certificate (record) against the
 	// adoption of a new state (adopt): a certificate renewed from a
 	// revoked lineage is either refused or found by the next adoption.
