@@ -25,6 +25,7 @@ import (
 	"logsys/ca"
 	"logsys/ca/wire"
 	"logsys/enroll"
+	"logsys/event"
 	"logsys/pki"
 	"logsys/store"
 	"logsys/tlsx"
@@ -52,7 +53,9 @@ func TestRolloverWaitsForAFrozenRole(t *testing.T) {
 		*a = "127.0.0.1:0"
 	}
 	for _, id := range []*tlsx.Identity{&cfg.Gateway.Identity, &cfg.Producer.Identity, &cfg.Consumer.Identity, &cfg.Broker.Identity} {
-		id.ReloadInterval = 200 * time.Millisecond
+		// Connections are recycled gently well before a certificate in
+		// them expires (a renewed one leaves at least 10 s of 30).
+		id.ReloadInterval, id.MaxConnAge = 200*time.Millisecond, 5*time.Second
 	}
 	cfg.Broker.Port = 0
 	a, err := NewAll(context.Background(), cfg)
@@ -96,7 +99,9 @@ func TestRolloverWaitsForAFrozenRole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialTLSContext: d.DialContext, MaxIdleConnsPerHost: 8}}
+	// d.Transport retires the pooled connections made with a certificate
+	// the client renewed, before the gateway closes them at its expiry.
+	c := &http.Client{Timeout: 10 * time.Second, Transport: d.Transport(&http.Transport{MaxIdleConnsPerHost: 8})}
 	base := "https://" + loopbackURLHost(a.GatewayAddr())
 
 	load := newLoad(c, base)
@@ -264,7 +269,8 @@ func readCert(t *testing.T, path string) *x509.Certificate {
 
 // load sends single events and batches until stopped, recording the ids
 // the gateway accepted and every failure (no test calls from its
-// goroutines).
+// goroutines). Like any at-least-once client it names its events, so a
+// request the server may not have read is safe to send again.
 type load struct {
 	c    *http.Client
 	base string
@@ -296,23 +302,33 @@ func (l *load) start(singles, batches int) {
 				default:
 				}
 				src := fmt.Sprintf("roll-%d-%d", w, i/150) // under store.MaxLimit events per source
-				path, body, pause := "/api/v1/logs", fmt.Sprintf(`{"message":"m%d","source":%q}`, i, src), 50*time.Millisecond
+				// Each event carries its id, so a request is idempotent
+				// and the transport may replay it on a kept-alive
+				// connection the server closed as it was sent.
+				key := event.NewID()
+				path, body, pause := "/api/v1/logs", fmt.Sprintf(`{"id":%q,"message":"m%d","source":%q}`, key, i, src), 50*time.Millisecond
 				if w >= singles {
-					var evs []string
-					for k := range 5 {
-						evs = append(evs, fmt.Sprintf(`{"message":"b%d-%d","source":%q}`, i, k, src))
+					evs := []string{fmt.Sprintf(`{"id":%q,"message":"b%d-0","source":%q}`, key, i, src)}
+					for k := 1; k < 5; k++ {
+						evs = append(evs, fmt.Sprintf(`{"id":%q,"message":"b%d-%d","source":%q}`, event.NewID(), i, k, src))
 					}
 					path, body, pause = "/api/v1/logs/batch", "["+strings.Join(evs, ",")+"]", 200*time.Millisecond
 				}
-				l.send(path, body, src)
+				l.send(path, body, src, key)
 				time.Sleep(pause)
 			}
 		}()
 	}
 }
 
-func (l *load) send(path, body, src string) {
-	resp, err := l.c.Post(l.base+path, "application/json", bytes.NewBufferString(body))
+func (l *load) send(path, body, src, key string) {
+	req, err := http.NewRequest(http.MethodPost, l.base+path, bytes.NewBufferString(body))
+	var resp *http.Response
+	if err == nil {
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		resp, err = l.c.Do(req)
+	}
 	var got struct {
 		Data struct {
 			ID  string   `json:"id"`
