@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
+	"logsys/internal/testutil"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -31,7 +32,7 @@ func TestProcessRolloverThroughTheCommands(t *testing.T) {
 	pkiDir := filepath.Join(dir, "pki")
 	newPKI(t, pkiDir)
 	l := pki.Layout{Dir: pkiDir}
-	addr := "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0])
+	addr := "127.0.0.1:" + strconv.Itoa(testutil.FreePorts(t, 1)[0])
 	caProc := startLogsys(t, dir, []string{"LOGSYS_CA_PUBLISH_DELAY=0s", "LOGSYS_CA_POLL_INTERVAL=100ms"},
 		"ca", "--pki-dir", "pki", "--env", "dev", "--addr", addr)
 	caProc.waitOutput(t, caProc.stderr, `msg="ca listening"`)

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"logsys/internal/testutil"
 	"net/http"
 	"os"
 	"slices"
@@ -144,7 +145,7 @@ func TestLyingReportsAreRefused(t *testing.T) {
 		}, 400, ReasonBadRequest},
 		{"anchors that are not fingerprints", func() (int, string) { return gw.report(gatewayID, "next") }, 400, ReasonBadRequest},
 	}
-	before := counterValue(srv.m.refused.WithLabelValues("dev", string(ReasonReportIdentity)))
+	before := testutil.CounterValue(srv.m.refused.WithLabelValues("dev", string(ReasonReportIdentity)))
 	issued := len(ledgerRecords(t, dir, "dev"))
 	got := 0
 	for _, lie := range lies {
@@ -161,7 +162,7 @@ func TestLyingReportsAreRefused(t *testing.T) {
 		got += n
 		t.Errorf("%d certificates issued to liars", n)
 	}
-	if n := counterValue(srv.m.refused.WithLabelValues("dev", string(ReasonReportIdentity))) - before; n != 3 {
+	if n := testutil.CounterValue(srv.m.refused.WithLabelValues("dev", string(ReasonReportIdentity))) - before; n != 3 {
 		t.Errorf("logsys_ca_refused_total{reason=report_identity} grew by %v, want 3", n)
 	}
 	plan := srv.advance(time.Now())

@@ -460,7 +460,7 @@ func TestCABundleIsReReadAndPinned(t *testing.T) {
 	}
 	copyFile(l.ChainFile("dev"))
 	ctx := context.Background()
-	prev := issuerOf(t, dir, "dev").Cert
+	prev := testpki.IssuerFromLayout(t, dir, "dev").Cert
 	if _, err := pki.Rotate(ctx, pki.RotateOptions{Dir: dir, Env: "dev", Intermediate: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"logsys/internal/testpki"
+	"logsys/internal/testutil"
 	"net"
 	"net/http"
 	"os"
@@ -39,11 +41,11 @@ func TestRolloverWaitsForAFrozenMember(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		dir := newPKI(t)
 		l := pki.Layout{Dir: dir}
-		n := &pipeNet{}
+		n := &testutil.Network{}
 		reg := prometheus.NewRegistry()
 		serve(t, newCA(t, dir, func(c *ca.Config) {
 			c.LeafTTL, c.PublishDelay, c.PollInterval, c.Registerer = time.Hour, 5*time.Minute, time.Minute, reg
-		}), n.listen(caAddr))
+		}), n.Listen(caAddr))
 		var srcs []*tlsx.Source
 		var renewers []*Renewer
 		for _, name := range []string{"gateway", "producer", "consumer"} {
@@ -60,7 +62,7 @@ func TestRolloverWaitsForAFrozenMember(t *testing.T) {
 			hs := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 				_, _ = io.WriteString(w, "ok")
 			})}
-			ln := tlsx.NewListener(n.listen(addr), tcfg, nil, "test", tlsx.WithLogger(testLogger(t)))
+			ln := tlsx.NewListener(n.Listen(addr), tcfg, nil, "test", tlsx.WithLogger(testLogger(t)))
 			served := make(chan error, 1)
 			go func() { served <- hs.Serve(ln) }()
 			t.Cleanup(func() { _ = hs.Close(); <-served })
@@ -70,7 +72,7 @@ func TestRolloverWaitsForAFrozenMember(t *testing.T) {
 			t.Fatal(err)
 		}
 		tr := &http.Transport{DisableKeepAlives: true, DialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			raw, err := n.dial(ctx, network, addr)
+			raw, err := n.Dial(ctx, network, addr)
 			if err != nil {
 				return nil, err
 			}
@@ -131,14 +133,14 @@ func TestRolloverWaitsForAFrozenMember(t *testing.T) {
 		}
 		until(time.Minute, "no rollover yet", func() bool { return observe() == string(ca.PhaseDone) })
 
-		prev := issuerOf(t, dir, "dev").Cert
+		prev := testpki.IssuerFromLayout(t, dir, "dev").Cert
 		release := renewers[2].Hold()
 		time.Sleep(time.Minute)
 		synctest.Wait()
 		if _, err := ca.Rotate(context.Background(), pki.RotateOptions{Dir: dir, Env: "dev", Intermediate: true}); err != nil {
 			t.Fatalf("rotate: %v", err)
 		}
-		next := issuerOf(t, dir, "dev").Cert
+		next := testpki.IssuerFromLayout(t, dir, "dev").Cert
 		until(10*time.Minute, "propagating", func() bool { return observe() == string(ca.PhasePropagating) })
 		until(10*time.Minute, "gateway and producer to report", func() bool {
 			return gauge(t, reg, "logsys_ca_rollover_waiting_members", "env", "dev") == 1
@@ -214,22 +216,8 @@ func sha(c *x509.Certificate) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// gauge reads the value of the series of name with label=value in reg.
+// gauge reads the series of name with label=value in reg.
 func gauge(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if hasLabel(m, label, value) {
-				return m.GetGauge().GetValue()
-			}
-		}
-	}
-	return -1
+	return testutil.MetricValue(t, reg, name, map[string]string{label: value})
 }

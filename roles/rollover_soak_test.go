@@ -14,6 +14,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"logsys/internal/testutil"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -124,7 +125,7 @@ func TestRolloverWaitsForAFrozenRole(t *testing.T) {
 		}
 		return r
 	}
-	eventually(t, 20*time.Second, "every member (four roles and the client) to report", func() bool {
+	testutil.Eventually(t, 20*time.Second, "every member (four roles and the client) to report", func() bool {
 		r := observe()
 		return r.Phase == ca.PhaseDone && len(r.Members) == 5 && !slices.ContainsFunc(r.Members, func(m ca.Member) bool { return m.Report == nil })
 	})
@@ -142,15 +143,15 @@ func TestRolloverWaitsForAFrozenRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := readCert(t, l.CACert("dev"))
-	eventually(t, 20*time.Second, "every member but the producer to hold the next intermediate", func() bool {
+	testutil.Eventually(t, 20*time.Second, "every member but the producer to hold the next intermediate", func() bool {
 		r := observe()
 		w := r.Waiting()
 		return r.Phase == ca.PhasePropagating && len(w) == 1 && strings.HasSuffix(w[0].Identity, "/dev/producer")
 	})
-	if v := metricValue(t, a.caReg, "logsys_ca_rollover_waiting_members", map[string]string{"env": "dev"}); v != 1 {
+	if v := testutil.MetricValue(t, a.caReg, "logsys_ca_rollover_waiting_members", map[string]string{"env": "dev"}); v != 1 {
 		t.Errorf("logsys_ca_rollover_waiting_members = %v, want 1 (the producer)", v)
 	}
-	if v := metricValue(t, a.caReg, "logsys_ca_rollover_phase", map[string]string{"phase": "propagating"}); v != 1 {
+	if v := testutil.MetricValue(t, a.caReg, "logsys_ca_rollover_phase", map[string]string{"phase": "propagating"}); v != 1 {
 		t.Errorf("logsys_ca_rollover_phase{phase=propagating} = %v, want 1", v)
 	}
 	load.pulse(t, "while the producer is frozen")
@@ -160,12 +161,12 @@ func TestRolloverWaitsForAFrozenRole(t *testing.T) {
 
 	release()
 	frozen = false
-	eventually(t, 20*time.Second, "the next intermediate to sign", func() bool { return observe().Phase == ca.PhaseActive })
+	testutil.Eventually(t, 20*time.Second, "the next intermediate to sign", func() bool { return observe().Phase == ca.PhaseActive })
 	// The operator re-issues the leaf files (dev/client, ...) once it signs.
 	if _, err := ca.Rotate(context.Background(), pki.RotateOptions{Dir: pkiDir, Env: "dev"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 90*time.Second, "the previous intermediate to be retired and dropped by every member", func() bool {
+	testutil.Eventually(t, 90*time.Second, "the previous intermediate to be retired and dropped by every member", func() bool {
 		return observe().Phase == ca.PhaseDone
 	})
 	load.pulse(t, "after the rollover")
@@ -198,7 +199,7 @@ func TestRolloverWaitsForAFrozenRole(t *testing.T) {
 	if !slices.Equal(steps, []string{ca.StepPrepared, ca.StepActivated, ca.StepRetired, ca.StepDone}) {
 		t.Errorf("ledger steps %v", steps)
 	}
-	eventually(t, 30*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(accepted)), func() bool {
+	testutil.Eventually(t, 30*time.Second, fmt.Sprintf("all %d accepted events to be stored", len(accepted)), func() bool {
 		stored := map[string]bool{}
 		for _, src := range load.sources() {
 			recs, err := a.store.Query(context.Background(), store.Filter{Source: src, Limit: store.MaxLimit})
@@ -362,7 +363,7 @@ func (l *load) pulse(t *testing.T, when string) {
 	l.mu.Lock()
 	from := l.n
 	l.mu.Unlock()
-	eventually(t, 10*time.Second, "requests to be answered "+when, func() bool {
+	testutil.Eventually(t, 10*time.Second, "requests to be answered "+when, func() bool {
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		return l.n >= from+20
