@@ -164,12 +164,19 @@ func (c *MemConn) SetReadDeadline(t time.Time) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.deadline = t
-	if b.timer != nil {
-		b.timer.Stop()
-		b.timer = nil
-	}
-	if !t.IsZero() {
-		b.timer = time.AfterFunc(time.Until(t), func() {
+	d := time.Until(t)
+	switch {
+	case t.IsZero() || d <= 0:
+		// No deadline, or one already passed (net/http sets a time long
+		// ago to abort a read): readers see it at the broadcast below,
+		// no timer is needed.
+		if b.timer != nil {
+			b.timer.Stop()
+		}
+	case b.timer != nil:
+		b.timer.Reset(d)
+	default:
+		b.timer = time.AfterFunc(d, func() {
 			b.mu.Lock()
 			b.cond.Broadcast()
 			b.mu.Unlock()
