@@ -54,6 +54,8 @@ var docs = map[string]string{
 	"gateway.max_body_bytes":            "largest single event request; larger bodies get 413",
 	"gateway.max_batch_bytes":           "largest batch request",
 	"gateway.max_batch_events":          "most events per batch request",
+	"gateway.max_inflight_bytes":        "request body bytes in flight at once (reserved by Content-Length before reading); beyond it 503 with Retry-After",
+	"gateway.max_inflight_events":       "events in flight at once, until the producer answers; beyond it 503 with Retry-After",
 	"gateway.otlp":                      "OTLP/HTTP logs on POST /v1/logs (docs/otlp.md): the same listener and clients; max_batch_bytes bounds the body on the wire and once decompressed, max_batch_events its records.",
 	"gateway.otlp.max_attributes":       "attributes kept per resource, per scope and per record; the rest are dropped and counted in metadata.dropped_attributes_count",
 	"gateway.producer":                  "The gateway->producer hop.",
