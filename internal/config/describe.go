@@ -98,6 +98,10 @@ var docs = map[string]string{
 	"all.broker.clients":     "identity names that may connect",
 	"all.broker.sync_writes": "fsync every produced batch before acknowledging it",
 
+	"all.broker.retention":        "records older than this are deleted (Kafka's retention.ms, by the broker's append time); at least 1m; 0: no time limit",
+	"all.broker.retention_bytes":  "most bytes kept per partition, the oldest deleted beyond it (Kafka's retention.bytes; segments of a quarter of it); at least 1 MiB; 0: no size limit",
+	"all.broker.keep_uncommitted": "never delete records the consumer group has not committed, even past retention (the lag alert fires); false: Kafka semantics",
+
 	"ca":                   "`logsys ca`: the online issuing service of one environment.",
 	"ca.pki_dir":           "PKI directory made by `logsys pki init`",
 	"ca.env":               "environment whose intermediate signs",
