@@ -72,7 +72,7 @@ func overload(b *testing.B, env []string) overloadResult {
 	b.Helper()
 	dir := b.TempDir()
 	ports := testutil.FreePorts(b, 8)
-	cmd, stderr := startAll(b, dir, append(allEnv(ports), env...))
+	cmd, stderr, _ := startAll(b, dir, append(allEnv(ports), env...))
 	client := overloadClientTLS(b, filepath.Join(dir, ".logsys", "pki"))
 	url := "https://127.0.0.1:" + strconv.Itoa(ports[0]) + "/api/v1/logs/batch"
 
@@ -128,7 +128,7 @@ func overload(b *testing.B, env []string) overloadResult {
 		}()
 	}
 	wg.Wait()
-	res.peakRSS = peakRSS(b, cmd.Process.Pid)
+	res.peakRSS = procMem(b, cmd.Process.Pid, "VmHWM")
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		res.p50, res.p99 = lat[len(lat)/2], lat[len(lat)*99/100]
@@ -140,10 +140,10 @@ func overload(b *testing.B, env []string) overloadResult {
 }
 
 // startAll runs `logsys all` in dir until the benchmark ends and waits
-// until it serves.
-func startAll(b *testing.B, dir string, env []string) (*exec.Cmd, *syncBuffer) {
+// until it serves; done closes when it has exited.
+func startAll(b testing.TB, dir string, env []string) (cmd *exec.Cmd, stderr *syncBuffer, done <-chan struct{}) {
 	b.Helper()
-	cmd := exec.Command(testutil.Binary(b), "all")
+	cmd = exec.Command(testutil.Binary(b), "all")
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, config.EnvPrefix) {
@@ -151,20 +151,21 @@ func startAll(b *testing.B, dir string, env []string) (*exec.Cmd, *syncBuffer) {
 		}
 	}
 	cmd.Env = append(cmd.Env, env...)
-	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	stdout := &syncBuffer{}
+	stderr = &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	b.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-done
+		<-exited
 	})
 	for deadline := time.Now().Add(processBound); !strings.Contains(stdout.String(), "logsys all is running"); {
 		select {
-		case <-done:
+		case <-exited:
 			b.Fatalf("logsys all exited\nstderr:\n%s", stderr)
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -172,11 +173,11 @@ func startAll(b *testing.B, dir string, env []string) (*exec.Cmd, *syncBuffer) {
 			b.Fatalf("logsys all not running within %v\nstderr:\n%s", processBound, stderr)
 		}
 	}
-	return cmd, stderr
+	return cmd, stderr, exited
 }
 
 // overloadClientTLS presents the client identity of the PKI logsys all made.
-func overloadClientTLS(b *testing.B, pkiDir string) *tls.Config {
+func overloadClientTLS(b testing.TB, pkiDir string) *tls.Config {
 	b.Helper()
 	l := pki.Layout{Dir: pkiDir}
 	cert, err := tls.LoadX509KeyPair(l.CertFile("dev", "client"), l.KeyFile("dev", "client"))
@@ -192,15 +193,16 @@ func overloadClientTLS(b *testing.B, pkiDir string) *tls.Config {
 	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 }
 
-// peakRSS is the process's VmHWM, in bytes.
-func peakRSS(b *testing.B, pid int) int64 {
+// procMem is a memory field of /proc/PID/status (VmHWM, the peak RSS;
+// VmRSS), in bytes.
+func procMem(b testing.TB, pid int, field string) int64 {
 	b.Helper()
 	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for _, line := range strings.Split(string(st), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 			if err != nil {
 				b.Fatal(err)
@@ -208,6 +210,6 @@ func peakRSS(b *testing.B, pid int) int64 {
 			return kb << 10
 		}
 	}
-	b.Fatal("no VmHWM in /proc status")
+	b.Fatalf("no %s in /proc status", field)
 	return 0
 }

@@ -40,6 +40,9 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := admitBytes(r, int64(len(body))); err != nil { // the length was unknown
+		return err
+	}
 	if err := admitEvents(r, 1); err != nil {
 		return err
 	}
@@ -60,6 +63,9 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	body, ct, err := readBody(w, r, g.cfg.MaxBatchBytes, "application/json", "application/x-ndjson")
 	if err != nil {
+		return err
+	}
+	if err := admitBytes(r, int64(len(body))); err != nil { // the length was unknown
 		return err
 	}
 	raws, err := splitBatch(body, ct, g.cfg.MaxBatchEvents)

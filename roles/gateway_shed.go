@@ -146,7 +146,8 @@ func admitEvents(r *http.Request, n int) error {
 }
 
 // admitBytes sets r's reservation of body bytes to n, the size actually
-// read (a decompressed OTLP body), growing or returning the share.
+// read: less than reserved when the length was unknown, more or less for
+// a decompressed OTLP body.
 func admitBytes(r *http.Request, n int64) error {
 	t, _ := r.Context().Value(ticketKey{}).(*ticket)
 	if t == nil {

@@ -272,3 +272,54 @@ func TestInflightBudgetsValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayReservesUnknownLengthsUntilRead: a chunked body (no
+// Content-Length) reserves the route's whole limit while it is read, then
+// only what it was, so requests in flight are counted by their size.
+func TestGatewayReservesUnknownLengthsUntilRead(t *testing.T) {
+	t.Parallel()
+	g, p, c := shedGateway(t, func(gc *GatewayConfig) {
+		gc.MaxBodyBytes, gc.MaxBatchBytes, gc.MaxInflightBytes = 4<<10, 8<<10, 8<<10
+	})
+	base := "https://" + g.Addr()
+	body := ndjson(40)
+	held := make(chan int, 1)
+	go func() {
+		pr, pw := io.Pipe()
+		go func() { _, _ = io.WriteString(pw, body); pw.Close() }()
+		req, err := http.NewRequest(http.MethodPost, base+"/api/v1/logs/batch", pr)
+		if err != nil {
+			t.Error(err)
+			held <- 0
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := c.Do(req) // ContentLength 0 with a body: sent chunked
+		if err != nil {
+			t.Error(err)
+			held <- 0
+			return
+		}
+		resp.Body.Close()
+		held <- resp.StatusCode
+	}()
+	<-p.arrived
+	if b, e := g.adm.inUse(); b != int64(len(body)) || e != 40 {
+		t.Errorf("a chunked batch in flight holds %d bytes and %d events, want %d and 40", b, e, len(body))
+	}
+	second := make(chan int, 1)
+	go func() {
+		code, _, _, err := tryPostRaw(c, base+"/api/v1/logs/batch", "application/x-ndjson", ndjson(40))
+		if err != nil {
+			t.Error(err)
+		}
+		second <- code
+	}()
+	<-p.arrived // admitted beside the first
+	p.open()
+	for _, ch := range []chan int{held, second} {
+		if code := <-ch; code != http.StatusAccepted {
+			t.Errorf("got %d, want 202", code)
+		}
+	}
+}
