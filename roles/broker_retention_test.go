@@ -3,6 +3,7 @@ package roles
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -141,4 +142,32 @@ func retentionBatch(n int, prefix string) string {
 		b = fmt.Appendf(b, `{"message":"%s %d","source":"retention-test"}`+"\n", prefix, i)
 	}
 	return string(b)
+}
+
+// TestRetentionValidate: negative limits and limits below what the
+// broker can apply are refused, naming the key; 0 turns a limit off.
+func TestRetentionValidate(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		age   time.Duration
+		bytes int64
+		want  []string
+	}{
+		{0, 0, nil},
+		{time.Minute, 1 << 20, nil},
+		{-time.Second, -1, []string{"retention: must not be negative", "retention_bytes: must not be negative"}},
+		{time.Second, 1000, []string{"retention: 1s is below the minimum of 1m", "retention_bytes: 1000 is below the minimum of 1 MiB"}},
+	} {
+		c := DefaultBrokerConfig()
+		c.Retention, c.RetentionBytes = tt.age, tt.bytes
+		err := c.Validate()
+		if len(tt.want) == 0 && err != nil {
+			t.Errorf("%v %d: %v", tt.age, tt.bytes, err)
+		}
+		for _, w := range tt.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("%v %d: Validate() = %v, want %q", tt.age, tt.bytes, err, w)
+			}
+		}
+	}
 }
