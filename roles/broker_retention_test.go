@@ -73,6 +73,8 @@ func TestSegmentBytes(t *testing.T) {
 func TestBrokerRetentionKeepsUncommitted(t *testing.T) {
 	t.Parallel()
 	p := startPipeline(t)
+	p.broker.stopRet() // the test applies the retention itself, at its own times
+	<-p.broker.retDone
 	p.broker.ret.groups = []string{DefaultConsumerConfig().Group}
 	c := p.client("dev", "client")
 	send := func(n int, prefix string) {
