@@ -102,6 +102,7 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	}
 	c := &Consumer{base: b, cfg: cfg}
 	c.metrics.events.WithLabelValues("consumer", resultIDConflict) // exported at 0 from the start
+	c.metrics.events.WithLabelValues("consumer", "dead_lettered")
 	if err := c.build(ctx); err != nil {
 		c.Close()
 		return nil, err
