@@ -162,7 +162,7 @@ invalid) are skipped. Replaying twice stores nothing twice: the store keeps one 
 		},
 	}
 	dlqFilterFlags(cmd)
-	cmd.Flags().Bool("all", false, "replay every dead letter the filters select, with no filter at all")
+	cmd.Flags().Bool("all", false, "with no position, --reason or --since: replay every dead letter")
 	cmd.Flags().Bool("dry-run", false, "show what would be replayed; write nothing")
 	cmd.Flags().Bool("json", false, "print JSON")
 	config.AddFlags(cmd.Flags(), "dlq replay")
