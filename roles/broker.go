@@ -43,7 +43,7 @@ type BrokerConfig struct {
 func DefaultBrokerConfig() BrokerConfig {
 	return BrokerConfig{
 		Identity: tlsx.DefaultIdentity("kafka"), Port: 9093, DataDir: ".logsys/kafka", Partitions: 6,
-		Topics: []string{"log-events", "log-events.dlq"}, Clients: []string{"producer", "consumer"},
+		Topics: []string{"log-events", "log-events.dlq"}, Clients: []string{"producer", "consumer", "operator"},
 	}
 }
 
