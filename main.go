@@ -66,6 +66,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newCACmd())
 	root.AddCommand(newConfigCmd())
+	root.AddCommand(newDLQCmd())
 	for _, c := range roleCommands() {
 		root.AddCommand(c)
 	}

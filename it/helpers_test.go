@@ -81,7 +81,9 @@ func apiVersions(addr string, cfg *tls.Config) error {
 	}
 	cfg = cfg.Clone()
 	cfg.ServerName = host
-	d := &net.Dialer{Timeout: 5 * time.Second}
+	// The timeout covers the handshake: generous, a busy broker JVM on two
+	// cores has taken more than 5s to answer one.
+	d := &net.Dialer{Timeout: 30 * time.Second}
 	conn, err := tls.DialWithDialer(d, "tcp", addr, cfg)
 	if err != nil {
 		return fmt.Errorf("handshake: %w", err)

@@ -27,6 +27,8 @@ const (
 
 	Producer = "producer"
 	Consumer = "consumer"
+	// Operator reads the dead letters and replays them (`logsys dlq`).
+	Operator = "operator"
 	// SuperUser is the brokers' own identity. Real Kafka lists it in
 	// super.users; the embedded broker never admits it over the network
 	// and uses it only for its in-process ACL reconciliation.
@@ -61,7 +63,8 @@ func (g Grant) String() string {
 
 // Grants returns every allowed (principal, resource, operation): the
 // producer writes events; the consumer reads them in its group and writes
-// dead letters. Nothing grants Create, Delete, Alter, AlterConfigs,
+// dead letters; the operator reads the dead letters (without a group) and
+// replays them to the events topic. Nothing grants Create, Delete, Alter, AlterConfigs,
 // DescribeConfigs or ClusterAction to anyone: topics exist because the
 // operator (or the embedded broker at start) created them.
 func Grants() []Grant {
@@ -82,6 +85,9 @@ func Grants() []Grant {
 	add(Consumer, group, Group, kmsg.ACLOperationRead, kmsg.ACLOperationDescribe)
 	add(Consumer, topic, TopicDLQ, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe)
 	add(Consumer, cluster, ClusterName, kmsg.ACLOperationIdempotentWrite)
+	add(Operator, topic, TopicDLQ, kmsg.ACLOperationRead, kmsg.ACLOperationDescribe)
+	add(Operator, topic, TopicEvents, kmsg.ACLOperationWrite, kmsg.ACLOperationDescribe)
+	add(Operator, cluster, ClusterName, kmsg.ACLOperationIdempotentWrite)
 	return gs
 }
 

@@ -19,7 +19,7 @@ func TestPrincipal(t *testing.T) {
 }
 
 // TestGrantsAreLiteralAndMinimal: no wildcard, no prefix, no admin
-// operation for anyone, and only the two pipeline principals.
+// operation for anyone, and only the pipeline principals.
 func TestGrantsAreLiteralAndMinimal(t *testing.T) {
 	admin := map[kmsg.ACLOperation]bool{
 		kmsg.ACLOperationAll: true, kmsg.ACLOperationCreate: true, kmsg.ACLOperationDelete: true,
@@ -27,14 +27,14 @@ func TestGrantsAreLiteralAndMinimal(t *testing.T) {
 		kmsg.ACLOperationClusterAction: true,
 	}
 	for _, g := range Grants() {
-		if g.Principal != PrincipalOf(Producer) && g.Principal != PrincipalOf(Consumer) {
+		if g.Principal != PrincipalOf(Producer) && g.Principal != PrincipalOf(Consumer) && g.Principal != PrincipalOf(Operator) {
 			t.Errorf("%s: principal outside the pipeline", g)
 		}
 		if g.Name == "" || g.Name == "*" || admin[g.Op] {
 			t.Errorf("%s: wildcard or administrative grant", g)
 		}
 	}
-	if n := len(For(PrincipalOf(Producer))) + len(For(PrincipalOf(Consumer))); n != len(Grants()) {
+	if n := len(For(PrincipalOf(Producer))) + len(For(PrincipalOf(Consumer))) + len(For(PrincipalOf(Operator))); n != len(Grants()) {
 		t.Errorf("For splits %d grants into %d", len(Grants()), n)
 	}
 }

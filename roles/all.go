@@ -93,6 +93,9 @@ func (a *All) start(ctx context.Context, cfg AllConfig) error {
 	if a.gateway, err = NewGateway(ctx, cfg.Gateway); err != nil {
 		return err
 	}
+	if a.caReg != nil { // the CA's logsys_ca_* metrics are served with the gateway's
+		a.gateway.metrics.also = append(a.gateway.metrics.also, a.caReg)
+	}
 	a.cfg = cfg
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -88,6 +89,18 @@ func TestAllWithOnlineCA(t *testing.T) {
 			t.Fatalf("health with 1-hour leaves: %v %v (short leaves must not count as expiring)", resp, err)
 		}
 		resp.Body.Close()
+		// The CA's metrics are served with the gateway's.
+		resp, err = httpClient(clientTLS(t, dir+"/pki", "dev", "prometheus")).Get(url + "/metrics")
+		if err != nil {
+			t.Fatalf("metrics: %v", err)
+		}
+		metrics, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, family := range []string{"logsys_ca_rollover_phase", "logsys_http_requests_total"} {
+			if !bytes.Contains(metrics, []byte("\n"+family+"{")) {
+				t.Errorf("run %d: the gateway's /metrics (%d) has no %s", run, resp.StatusCode, family)
+			}
+		}
 		stop()
 	}
 }

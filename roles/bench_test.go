@@ -20,9 +20,16 @@ import (
 // benchPipeline starts broker, producer and gateway for benchmarks.
 func benchPipeline(b *testing.B) (pkiDir string, pr *Producer, gw *Gateway) {
 	b.Helper()
+	return benchPipelineWith(b, false)
+}
+
+// benchPipelineWith is benchPipeline with the broker's sync_writes.
+func benchPipelineWith(b *testing.B, syncWrites bool) (pkiDir string, pr *Producer, gw *Gateway) {
+	b.Helper()
 	pkiDir, dir := testPKI(b), b.TempDir()
 	bc := DefaultBrokerConfig()
 	bc.Identity, bc.Port, bc.DataDir, bc.Logger = fastIdentity(pkiDir, "kafka"), 0, filepath.Join(dir, "kafka"), quietLogger()
+	bc.SyncWrites = syncWrites
 	br, err := NewBroker(context.Background(), bc)
 	if err != nil {
 		b.Fatal(err)
@@ -99,40 +106,53 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 // every record (acks=all, idempotent, lz4, embedded broker).
 func BenchmarkProducerBatch(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
-			pkiDir, pr, _ := benchPipeline(b)
-			ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
-			if err != nil {
-				b.Fatal(err)
-			}
-			client, err := ts.httpClient("bench->producer", false, 4, "producer")
-			if err != nil {
-				b.Fatal(err)
-			}
-			evs := make([]event.Event, n)
-			for i := range evs {
-				evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: "GET /orders/42 200 3ms", Source: "bench",
-					Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
-			}
-			body, err := json.Marshal(evs)
-			if err != nil {
-				b.Fatal(err)
-			}
-			url := "https://" + pr.Addr() + "/internal/v1/events"
-			b.SetBytes(int64(len(body)))
-			b.ResetTimer()
-			for b.Loop() {
-				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					b.Fatalf("status %d", resp.StatusCode)
-				}
-			}
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
-		})
+		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) { benchProducerBatch(b, n, false) })
 	}
+}
+
+// BenchmarkProducerSyncWrites is what all.broker.sync_writes costs: the
+// producer benchmark with the embedded broker fsyncing every batch before
+// it acknowledges, and without, as arms of one run (docs/bench.md).
+func BenchmarkProducerSyncWrites(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		for _, sync := range []bool{false, true} {
+			b.Run(fmt.Sprintf("events=%d/sync_writes=%v", n, sync), func(b *testing.B) { benchProducerBatch(b, n, sync) })
+		}
+	}
+}
+
+func benchProducerBatch(b *testing.B, n int, syncWrites bool) {
+	pkiDir, pr, _ := benchPipelineWith(b, syncWrites)
+	ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := ts.httpClient("bench->producer", false, 4, "producer")
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: "GET /orders/42 200 3ms", Source: "bench",
+			Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
+	}
+	body, err := json.Marshal(evs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := "https://" + pr.Addr() + "/internal/v1/events"
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 }

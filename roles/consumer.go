@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
+	"logsys/dlq"
 	"logsys/event"
 	"logsys/internal/cfgerr"
 	"logsys/store"
@@ -101,6 +102,7 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	}
 	c := &Consumer{base: b, cfg: cfg}
 	c.metrics.events.WithLabelValues("consumer", resultIDConflict) // exported at 0 from the start
+	c.metrics.events.WithLabelValues("consumer", "dead_lettered")
 	if err := c.build(ctx); err != nil {
 		c.Close()
 		return nil, err
@@ -315,13 +317,11 @@ func validIndexes(idx []int, n int) bool {
 	return len(idx) > 0
 }
 
-// deadLetter moves a poison record to the dead-letter topic with the reason.
+// deadLetter moves a poison record to the dead-letter topic with the
+// reason, in the form package dlq reads.
 func (c *Consumer) deadLetter(ctx context.Context, rec *kgo.Record, reason error) error {
 	dl := &kgo.Record{
-		Topic: c.cfg.Kafka.DLQTopic, Key: rec.Key, Value: rec.Value,
-		Headers: append(append([]kgo.RecordHeader{}, rec.Headers...),
-			kgo.RecordHeader{Key: "logsys-error", Value: []byte(reason.Error())},
-			kgo.RecordHeader{Key: "logsys-origin", Value: []byte(fmt.Sprintf("%s/%d/%d", rec.Topic, rec.Partition, rec.Offset))}),
+		Topic: c.cfg.Kafka.DLQTopic, Key: rec.Key, Value: rec.Value, Headers: dlq.Headers(rec, reason),
 	}
 	if err := c.client.ProduceSync(ctx, dl).FirstErr(); err != nil {
 		return fmt.Errorf("dead-letter %s/%d/%d: %w", rec.Topic, rec.Partition, rec.Offset, err)

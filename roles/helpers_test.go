@@ -24,7 +24,7 @@ func testPKI(t testing.TB) string {
 	dir := filepath.Join(t.TempDir(), "pki")
 	_, err := pki.Init(context.Background(), pki.InitOptions{
 		Dir: dir, Envs: []string{"dev", "staging"},
-		Names: []string{"gateway", "producer", "consumer", "kafka", "client", "prometheus"},
+		Names: []string{"gateway", "producer", "consumer", "kafka", "client", "prometheus", "operator"},
 	})
 	if err != nil {
 		t.Fatalf("pki init: %v", err)

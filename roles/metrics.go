@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Version is reported by logsys_build_info.
@@ -21,6 +22,9 @@ type roleMetrics struct {
 	events   *prometheus.CounterVec
 	breaker  *prometheus.GaugeVec
 	lag      *prometheus.GaugeVec
+	// also are more registries served on this role's /metrics (in
+	// logsys all: the CA's with the gateway's); set before Run.
+	also prometheus.Gatherers
 }
 
 // newRoleMetrics registers the role metrics, the Go and process collectors
@@ -55,9 +59,12 @@ func newRoleMetrics(role string) *roleMetrics {
 	return m
 }
 
-// handler serves /metrics.
+// handler serves /metrics: the role's registry and those in also.
 func (m *roleMetrics) handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+	all := prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		return append(prometheus.Gatherers{m.reg}, m.also...).Gather()
+	})
+	return promhttp.HandlerFor(all, promhttp.HandlerOpts{Registry: m.reg})
 }
 
 // statusRecorder captures the status code written by a handler.

@@ -21,9 +21,10 @@ import (
 	"logsys/kafkaacl"
 )
 
-// Identities are the columns: the two pipeline identities with grants,
-// and a legitimate certificate of the environment with none.
-var Identities = []string{kafkaacl.Producer, kafkaacl.Consumer, "client"}
+// Identities are the columns: the pipeline identities with grants (the
+// operator's are those of `logsys dlq`), and a legitimate certificate of
+// the environment with none.
+var Identities = []string{kafkaacl.Producer, kafkaacl.Consumer, kafkaacl.Operator, "client"}
 
 // Op is one row: what is tried, and who may.
 type Op struct {
@@ -34,14 +35,14 @@ type Op struct {
 
 // Ops are the rows.
 var Ops = []Op{
-	{"produce to " + kafkaacl.TopicEvents, []string{kafkaacl.Producer}, produceTo(kafkaacl.TopicEvents)},
+	{"produce to " + kafkaacl.TopicEvents, []string{kafkaacl.Producer, kafkaacl.Operator}, produceTo(kafkaacl.TopicEvents)},
 	{"produce to " + kafkaacl.TopicDLQ, []string{kafkaacl.Consumer}, produceTo(kafkaacl.TopicDLQ)},
-	{"init idempotent producer id", []string{kafkaacl.Producer, kafkaacl.Consumer}, initProducerID(false)},
+	{"init idempotent producer id", []string{kafkaacl.Producer, kafkaacl.Consumer, kafkaacl.Operator}, initProducerID(false)},
 	{"init transactional producer id", nil, initProducerID(true)},
-	{"describe topic " + kafkaacl.TopicEvents, []string{kafkaacl.Producer, kafkaacl.Consumer}, describeTopic(kafkaacl.TopicEvents)},
-	{"describe topic " + kafkaacl.TopicDLQ, []string{kafkaacl.Consumer}, describeTopic(kafkaacl.TopicDLQ)},
+	{"describe topic " + kafkaacl.TopicEvents, []string{kafkaacl.Producer, kafkaacl.Consumer, kafkaacl.Operator}, describeTopic(kafkaacl.TopicEvents)},
+	{"describe topic " + kafkaacl.TopicDLQ, []string{kafkaacl.Consumer, kafkaacl.Operator}, describeTopic(kafkaacl.TopicDLQ)},
 	{"fetch " + kafkaacl.TopicEvents, []string{kafkaacl.Consumer}, fetchFrom(kafkaacl.TopicEvents)},
-	{"fetch " + kafkaacl.TopicDLQ, nil, fetchFrom(kafkaacl.TopicDLQ)},
+	{"fetch " + kafkaacl.TopicDLQ, []string{kafkaacl.Operator}, fetchFrom(kafkaacl.TopicDLQ)},
 	{"join group " + kafkaacl.Group, []string{kafkaacl.Consumer}, joinGroup(func(*probe) string { return kafkaacl.Group })},
 	{"commit offsets in " + kafkaacl.Group, []string{kafkaacl.Consumer}, commitOffsets},
 	{"fetch offsets of " + kafkaacl.Group, []string{kafkaacl.Consumer}, fetchOffsets},

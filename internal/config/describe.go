@@ -125,6 +125,16 @@ var docs = map[string]string{
 	"health.name":    "identity presented for url (the role must admit it)",
 	"health.timeout": "give up after this long",
 
+	"dlq":             "`logsys dlq list|show|replay`: the dead letters, read and replayed with the operator's certificate (docs/operations.md).",
+	"dlq.pki_dir":     "PKI directory of the certificate presented to the brokers",
+	"dlq.env":         "environment of that certificate",
+	"dlq.name":        "identity presented to the brokers (their ACLs grant `operator` reading dead letters and writing events)",
+	"dlq.brokers":     "bootstrap brokers (host:port,...)",
+	"dlq.broker_name": "identity name the brokers must present",
+	"dlq.topic":       "topic replays are written to",
+	"dlq.dlq_topic":   "topic the consumer dead-letters to",
+	"dlq.timeout":     "bound on reading the topic, and on a replay",
+
 	"bench":            "`logsys bench`: measure what security costs.",
 	"bench.quick":      "a ~10 s smoke run: the other bench keys default to short arms, few handshakes, a storm of 200",
 	"bench.duration":   "bound on the whole run; sections that no longer fit are skipped",

@@ -10,6 +10,7 @@ import (
 
 	"logsys/bench"
 	"logsys/ca"
+	"logsys/dlq"
 	"logsys/roles"
 	"logsys/tlsx"
 )
@@ -27,6 +28,7 @@ type File struct {
 	PKI    PKI               `mapstructure:"pki"`
 	Health roles.ProbeConfig `mapstructure:"health"`
 	Bench  bench.Config      `mapstructure:"bench"`
+	DLQ    dlq.Config        `mapstructure:"dlq"`
 }
 
 // Log configures the structured logs every long-running command writes
@@ -58,6 +60,7 @@ func Default() File {
 		PKI:      PKI{Dir: tlsx.DefaultPKIDir},
 		Health:   roles.DefaultProbeConfig(),
 		Bench:    bench.DefaultConfig(),
+		DLQ:      dlq.DefaultConfig(),
 	}
 }
 

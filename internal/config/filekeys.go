@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,8 +15,8 @@ import (
 // extension rather than read back through viper, which drops empty maps:
 // `gatway: {}` or `gateway: {tlss: {}}` would otherwise pass unnoticed.
 // An empty or null section of the tree (`gateway: {}`) is fine.
-func unknownKeys(path string) (Errors, error) {
-	raw, err := decodeRaw(path)
+func unknownKeys(path string, b []byte) (Errors, error) {
+	raw, err := decodeRaw(path, b)
 	if err != nil {
 		return nil, err
 	}
@@ -89,13 +88,9 @@ func flatten(m map[string]any, prefix string, out *[]rawLeaf) {
 	}
 }
 
-// decodeRaw decodes the file with the codec viper uses for its extension.
-func decodeRaw(path string) (map[string]any, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read config %s: %w", path, err)
-	}
-	dec, err := viper.NewCodecRegistry().Decoder(strings.TrimPrefix(filepath.Ext(path), "."))
+// decodeRaw decodes the file's bytes with the codec of its type (fileType).
+func decodeRaw(path string, b []byte) (map[string]any, error) {
+	dec, err := viper.NewCodecRegistry().Decoder(fileType(path))
 	if err != nil {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
@@ -104,4 +99,15 @@ func decodeRaw(path string) (map[string]any, error) {
 		return nil, fmt.Errorf("read config %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// fileType is the format of a configuration file: its extension when it
+// names one (yaml, yml, json, toml), else YAML, so that a file without an
+// extension, such as a mounted secret, reads as the YAML it is.
+func fileType(path string) string {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	if _, err := viper.NewCodecRegistry().Decoder(ext); err == nil {
+		return ext
+	}
+	return "yaml"
 }

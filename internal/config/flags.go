@@ -55,6 +55,9 @@ var flagTable = func() []Flag {
 		Flag{Command: "health", Name: "env", Key: "health.env"},
 		Flag{Command: "health", Name: "name", Key: "health.name"},
 		Flag{Command: "health", Name: "timeout", Key: "health.timeout"},
+		Flag{Command: "dlq", Name: "pki-dir", Key: "dlq.pki_dir"},
+		Flag{Command: "dlq", Name: "env", Key: "dlq.env"},
+		Flag{Command: "dlq", Name: "brokers", Key: "dlq.brokers"},
 	)
 	for _, b := range []struct{ name, key string }{
 		{"quick", "quick"}, {"duration", "duration"}, {"arm", "arm"}, {"conns", "conns"}, {"rate", "rate"},
@@ -101,6 +104,7 @@ var commandSections = map[string][]string{
 	"pki":      {"pki"},
 	"health":   {"health"},
 	"bench":    {"bench"},
+	"dlq":      {"dlq"},
 }
 
 // SectionsOf returns the sections a command reads ("pki init" reads pki's),

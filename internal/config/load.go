@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -68,11 +69,16 @@ func Load(o Options) (*Loaded, error) {
 	}
 	var errs Errors
 	if l.path != "" {
-		v.SetConfigFile(l.path)
-		if err := v.ReadInConfig(); err != nil {
+		// Read once: the file may be a pipe (/dev/stdin).
+		b, err := os.ReadFile(l.path)
+		if err != nil {
 			return nil, fmt.Errorf("read config %s: %w", l.path, err)
 		}
-		keyErrs, err := unknownKeys(l.path)
+		v.SetConfigType(fileType(l.path))
+		if err := v.ReadConfig(bytes.NewReader(b)); err != nil {
+			return nil, fmt.Errorf("read config %s: %w", l.path, err)
+		}
+		keyErrs, err := unknownKeys(l.path, b)
 		if err != nil {
 			return nil, err
 		}

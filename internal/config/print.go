@@ -49,7 +49,7 @@ func (l *Loaded) Print(w io.Writer, role string) error {
 
 // Roles are the commands `config print --role` knows.
 func Roles() []string {
-	return []string{"gateway", "producer", "consumer", "all", "ca", "pki", "health", "bench"}
+	return []string{"gateway", "producer", "consumer", "all", "ca", "pki", "health", "bench", "dlq"}
 }
 
 // format renders a leaf the way the configuration file and environment

@@ -85,11 +85,14 @@ func TestScriptVariablesIgnored(t *testing.T) {
 	}
 }
 
-// TestFormats: JSON files load too, with their numbers; TOML likewise.
+// TestFormats: JSON files load too, with their numbers; TOML likewise; a
+// file without a known extension (a mounted secret, /dev/stdin) is YAML.
 func TestFormats(t *testing.T) {
 	for name, text := range map[string]string{
-		"c.json": `{"gateway": {"max_batch_events": 7, "shutdown_grace": "3s", "clients": ["a", "b"]}}`,
-		"c.toml": "[gateway]\nmax_batch_events = 7\nshutdown_grace = \"3s\"\nclients = [\"a\", \"b\"]\n",
+		"config":      "gateway:\n  max_batch_events: 7\n  shutdown_grace: 3s\n  clients: [a, b]\n",
+		"logsys.conf": "gateway:\n  max_batch_events: 7\n  shutdown_grace: 3s\n  clients: [a, b]\n",
+		"c.json":      `{"gateway": {"max_batch_events": 7, "shutdown_grace": "3s", "clients": ["a", "b"]}}`,
+		"c.toml":      "[gateway]\nmax_batch_events = 7\nshutdown_grace = \"3s\"\nclients = [\"a\", \"b\"]\n",
 	} {
 		l := mustLoad(t, Options{File: writeFile(t, name, text)})
 		if g := l.Gateway; g.MaxBatchEvents != 7 || g.ShutdownGrace.String() != "3s" || strings.Join(g.Clients, ",") != "a,b" {

@@ -26,6 +26,7 @@ var validators = map[string]func(File) error{
 	"pki":    func(f File) error { return cfgerr.Under("pki", f.PKI.Validate()) },
 	"health": func(f File) error { return cfgerr.Under("health", f.Health.Validate()) },
 	"bench":  func(f File) error { return benchKeys(cfgerr.Under("bench", f.Bench.Validate())) },
+	"dlq":    func(f File) error { return cfgerr.Under("dlq", f.DLQ.Validate()) },
 }
 
 // Validate checks every section of the tree, as `logsys config check`
