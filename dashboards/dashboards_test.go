@@ -20,6 +20,7 @@ var documented = []string{
 	"logsys_circuit_breaker_state",
 	"logsys_consumer_lag_records",
 	"logsys_events_total",
+	"logsys_gateway_shed_requests_total",
 	"logsys_http_request_duration_seconds_bucket",
 	"logsys_http_requests_total",
 	"logsys_tls_certificate_expiry_seconds",

@@ -37,6 +37,7 @@ var source = map[string]string{
 	"logsys_circuit_breaker_state":                 "gateway: roles/metrics.go breaker gauge, set by newBreaker for target=producer",
 	"logsys_consumer_lag_records":                  "consumer: roles/metrics.go lag gauge, set in Consumer.handle after a poll with records",
 	"logsys_events_total":                          "every role: roles/metrics.go events counter (role, result); nothing increments it yet if absent",
+	"logsys_gateway_shed_requests_total":           "gateway: roles/gateway_shed.go newAdmission (every route and budget at 0)",
 	"logsys_http_request_duration_seconds_bucket":  "gateway and producer: roles/metrics.go instrument()",
 	"logsys_http_requests_total":                   "gateway and producer: roles/metrics.go instrument()",
 	"logsys_tls_certificate_expiry_seconds":        "every role: tlsx/metrics.go expiry collector (Source registered with Metrics)",

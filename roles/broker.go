@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -37,6 +38,17 @@ type BrokerConfig struct {
 	// of the machine.
 	SyncWrites bool         `mapstructure:"sync_writes"`
 	Logger     *slog.Logger `mapstructure:"-"`
+
+	// Retention and RetentionBytes (per partition) bound what the broker
+	// keeps, as Kafka's retention.ms and retention.bytes do; 0 is no
+	// limit. With KeepUncommitted, records the consumer groups of Groups
+	// have not committed are kept past them (broker_retention.go).
+	Retention       time.Duration `mapstructure:"retention"`
+	RetentionBytes  int64         `mapstructure:"retention_bytes"`
+	KeepUncommitted bool          `mapstructure:"keep_uncommitted"`
+	// Groups are the consumer groups KeepUncommitted waits for; `logsys
+	// all` sets its consumer's.
+	Groups []string `mapstructure:"-"`
 }
 
 // DefaultBrokerConfig returns the embedded broker's defaults.
@@ -44,6 +56,9 @@ func DefaultBrokerConfig() BrokerConfig {
 	return BrokerConfig{
 		Identity: tlsx.DefaultIdentity("kafka"), Port: 9093, DataDir: ".logsys/kafka", Partitions: 6,
 		Topics: []string{"log-events", "log-events.dlq"}, Clients: []string{"producer", "consumer", "operator"},
+		// Bounded by default (docs/operations.md, "Embedded broker
+		// retention"; figures in docs/bench.md).
+		Retention: 24 * time.Hour, RetentionBytes: 32 << 20, KeepUncommitted: true,
 	}
 }
 
@@ -62,6 +77,13 @@ func (c BrokerConfig) Validate() error {
 	if len(c.Clients) == 0 {
 		errs = append(errs, errors.New("clients: must name at least one identity"))
 	}
+	errs = append(errs, notNegative(limit{"retention", int64(c.Retention)}, limit{"retention_bytes", c.RetentionBytes})...)
+	if c.Retention > 0 && c.Retention < time.Minute {
+		errs = append(errs, fmt.Errorf("retention: %v is below the minimum of 1m (retention is applied every %v)", c.Retention, retentionCheck))
+	}
+	if c.RetentionBytes > 0 && c.RetentionBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("retention_bytes: %d is below the minimum of 1 MiB (1048576)", c.RetentionBytes))
+	}
 	if slices.Contains(c.Clients, c.Identity.Name) {
 		errs = append(errs, fmt.Errorf("clients: %q is the broker's own identity, its super user, and may not connect", c.Identity.Name))
 	}
@@ -78,6 +100,9 @@ type Broker struct {
 	ln      *principalListener
 	denials *denials
 	cluster *kfake.Cluster
+	ret     *retention
+	stopRet context.CancelFunc
+	retDone chan struct{}
 }
 
 // NewBroker starts listening at once; Close stops it. ctx bounds the
@@ -116,6 +141,7 @@ func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 		kfake.SeedTopics(cfg.Partitions, cfg.Topics...),
 	}
 	opts = append(opts, aclOpts(cfg.Clients, cfg.Identity.Name, secret)...)
+	opts = append(opts, retentionOpts(cfg)...)
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("broker: create data dir: %w", err)
@@ -140,6 +166,11 @@ func NewBroker(ctx context.Context, cfg BrokerConfig) (*Broker, error) {
 		b.Close()
 		return nil, err
 	}
+	b.ret = newRetention(cfg)
+	b.applyRetention(time.Now()) // what a replay brought back beyond retention_bytes
+	rctx, stop := context.WithCancel(context.Background())
+	b.stopRet, b.retDone = stop, make(chan struct{})
+	go b.runRetention(rctx, b.retDone)
 	return b, nil
 }
 
@@ -159,6 +190,10 @@ func (b *Broker) Collector() prometheus.Collector { return b.denials.counter }
 
 // Close stops the broker, flushing its data to disk.
 func (b *Broker) Close() error {
+	if b.stopRet != nil {
+		b.stopRet()
+		<-b.retDone
+	}
 	b.cluster.Close()
 	return errors.Join(removeCredentials(b.cfg.DataDir), b.close())
 }

@@ -73,6 +73,7 @@ func answerFor(err error) *apiError {
 		many *tooManyError
 		perm *permanentError
 		oe   *otlp.Error
+		ov   *overloadError
 	)
 	switch {
 	case errors.As(err, &ae):
@@ -94,6 +95,8 @@ func answerFor(err error) *apiError {
 		return &apiError{status: status, reason: oe.Reason}
 	case errors.As(err, &perm): // the producer's reason stays in our log
 		return &apiError{status: http.StatusBadGateway, reason: "the producer refused the events", cause: err}
+	case errors.As(err, &ov): // load shed; Retry-After from overloadError
+		return &apiError{status: http.StatusServiceUnavailable, reason: ov.Error()}
 	case errors.Is(err, errForwarderClosed):
 		return &apiError{status: http.StatusServiceUnavailable, reason: "gateway is shutting down; retry"}
 	}

@@ -40,6 +40,12 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := admitBytes(r, int64(len(body))); err != nil { // the length was unknown
+		return err
+	}
+	if err := admitEvents(r, 1); err != nil {
+		return err
+	}
 	ev, err := event.DecodeFrom(body, g.now(), peerIdentity(r))
 	if err != nil {
 		return g.rejected(within("", err))
@@ -59,9 +65,15 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := admitBytes(r, int64(len(body))); err != nil { // the length was unknown
+		return err
+	}
 	raws, err := splitBatch(body, ct, g.cfg.MaxBatchEvents)
 	if err != nil {
 		return g.rejected(within("", err))
+	}
+	if err := admitEvents(r, len(raws)); err != nil {
+		return err
 	}
 	now := g.now()
 	id := peerIdentity(r)

@@ -98,6 +98,9 @@ func (g *Gateway) postOTLP(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := admitBytes(r, int64(len(body))); err != nil { // decompressed
+		return err
+	}
 	req, err := otlp.Decode(body, enc)
 	if err != nil {
 		return g.rejected(err)
@@ -115,6 +118,9 @@ func (g *Gateway) postOTLP(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(evs) > 0 {
+		if err := admitEvents(r, len(evs)); err != nil {
+			return err
+		}
 		if err := g.fwd.send(r.Context(), evs); err != nil {
 			return g.forwardFailed(len(evs), err)
 		}

@@ -54,6 +54,8 @@ var docs = map[string]string{
 	"gateway.max_body_bytes":            "largest single event request; larger bodies get 413",
 	"gateway.max_batch_bytes":           "largest batch request",
 	"gateway.max_batch_events":          "most events per batch request",
+	"gateway.max_inflight_bytes":        "request body bytes in flight at once (reserved by Content-Length before reading); beyond it 503 with Retry-After",
+	"gateway.max_inflight_events":       "events in flight at once, until the producer answers; beyond it 503 with Retry-After",
 	"gateway.otlp":                      "OTLP/HTTP logs on POST /v1/logs (docs/otlp.md): the same listener and clients; max_batch_bytes bounds the body on the wire and once decompressed, max_batch_events its records.",
 	"gateway.otlp.max_attributes":       "attributes kept per resource, per scope and per record; the rest are dropped and counted in metadata.dropped_attributes_count",
 	"gateway.producer":                  "The gateway->producer hop.",
@@ -95,6 +97,10 @@ var docs = map[string]string{
 	"all.broker.topics":      "topics created at start",
 	"all.broker.clients":     "identity names that may connect",
 	"all.broker.sync_writes": "fsync every produced batch before acknowledging it",
+
+	"all.broker.retention":        "records older than this are deleted (Kafka's retention.ms, by the broker's append time); at least 1m; 0: no time limit",
+	"all.broker.retention_bytes":  "most bytes kept per partition, the oldest deleted beyond it (Kafka's retention.bytes; segments of a quarter of it); at least 1 MiB; 0: no size limit",
+	"all.broker.keep_uncommitted": "never delete records the consumer group has not committed, even past retention (the lag alert fires); false: Kafka semantics",
 
 	"ca":                   "`logsys ca`: the online issuing service of one environment.",
 	"ca.pki_dir":           "PKI directory made by `logsys pki init`",
