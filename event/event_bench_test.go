@@ -71,3 +71,20 @@ func BenchmarkMarshal(b *testing.B) {
 		b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+// BenchmarkAppendJSON is BenchmarkMarshal's one event through AppendJSON
+// into a reused buffer.
+func BenchmarkAppendJSON(b *testing.B) {
+	e, err := Decode(benchInputs["typical"], time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.Identity = "spiffe://logsys.local/dev/client"
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf, err = e.AppendJSON(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
