@@ -10,15 +10,18 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"logsys/event"
+	"logsys/internal/testutil"
 	"logsys/store"
 )
 
 // benchPipeline starts broker, producer and gateway for benchmarks.
-func benchPipeline(b *testing.B) (pkiDir string, pr *Producer, gw *Gateway) {
+// Each option adjusts the gateway's configuration.
+func benchPipeline(b *testing.B, opts ...func(*GatewayConfig)) (pkiDir string, pr *Producer, gw *Gateway) {
 	b.Helper()
 	pkiDir, dir := testPKI(b), b.TempDir()
 	bc := DefaultBrokerConfig()
@@ -41,6 +44,9 @@ func benchPipeline(b *testing.B) (pkiDir string, pr *Producer, gw *Gateway) {
 	gc.Identity, gc.Addr, gc.LivenessAddr, gc.Logger = fastIdentity(pkiDir, "gateway"), "127.0.0.1:0", "", quietLogger()
 	gc.Producer.URL = "https://" + pr.Addr() + "/internal/v1/events"
 	gc.SharedStore = st
+	for _, o := range opts {
+		o(&gc)
+	}
 	if gw, err = NewGateway(context.Background(), gc); err != nil {
 		b.Fatal(err)
 	}
@@ -64,9 +70,19 @@ func benchPipeline(b *testing.B) (pkiDir string, pr *Producer, gw *Gateway) {
 // real handler stack (routing, authorization, metrics, decoding,
 // forwarding) with the client's verified certificate in r.TLS, and waits,
 // as a client does, until the producer has Kafka's acknowledgement.
-// Parallel senders let the forwarder coalesce as it does under load.
+// Parallel senders let the forwarder coalesce as it does under load; the
+// sub-benchmarks vary how many batches it has in flight to the producer
+// and report the events per batch.
 func BenchmarkGatewayPostOne(b *testing.B) {
-	pkiDir, _, gw := benchPipeline(b)
+	for _, workers := range []int{16, 4, 2, 1} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			benchPostOne(b, workers)
+		})
+	}
+}
+
+func benchPostOne(b *testing.B, workers int) {
+	pkiDir, pr, gw := benchPipeline(b, func(c *GatewayConfig) { c.Producer.Workers = workers })
 	cert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "dev", "client", "cert.pem"), filepath.Join(pkiDir, "dev", "client", "key.pem"))
 	if err != nil {
 		b.Fatal(err)
@@ -75,6 +91,10 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 	state.PeerCertificates = append(state.PeerCertificates, cert.Leaf)
 	body := []byte(`{"level":"INFO","message":"GET /orders/42 200 3ms","source":"bench"}`)
 	h := gw.Handler()
+	posts := func() float64 {
+		return testutil.MetricValue(b, pr.metrics.reg, "logsys_http_requests_total", map[string]string{"route": EventsPath, "code": "202"})
+	}
+	before := posts()
 	b.SetParallelism(32)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -92,47 +112,62 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	if n := posts() - before; n > 0 {
+		b.ReportMetric(float64(b.N)/n, "events/post")
+	}
 }
 
 // BenchmarkProducerBatch posts batches of events to the producer over
-// mutual TLS as the gateway does and waits for Kafka's acknowledgement of
-// every record (acks=all, idempotent, lz4, embedded broker).
+// mutual TLS, as frames (the gateway's form) and as a JSON array, and
+// waits for Kafka's acknowledgement of every record (acks=all,
+// idempotent, lz4, embedded broker).
 func BenchmarkProducerBatch(b *testing.B) {
-	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) {
-			pkiDir, pr, _ := benchPipeline(b)
-			ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
-			if err != nil {
-				b.Fatal(err)
-			}
-			client, err := ts.httpClient("bench->producer", false, 4, "producer")
-			if err != nil {
-				b.Fatal(err)
-			}
-			evs := make([]event.Event, n)
-			for i := range evs {
-				evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: "GET /orders/42 200 3ms", Source: "bench",
-					Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
-			}
-			body, err := json.Marshal(evs)
-			if err != nil {
-				b.Fatal(err)
-			}
-			url := "https://" + pr.Addr() + "/internal/v1/events"
-			b.SetBytes(int64(len(body)))
-			b.ResetTimer()
-			for b.Loop() {
-				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					b.Fatalf("status %d", resp.StatusCode)
-				}
-			}
-			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
-		})
+	for _, ctype := range []string{FramesType, "application/json"} {
+		for _, n := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("body=%s/events=%d", strings.TrimPrefix(ctype, "application/"), n), func(b *testing.B) {
+				benchProducer(b, ctype, n)
+			})
+		}
 	}
+}
+
+func benchProducer(b *testing.B, ctype string, n int) {
+	pkiDir, pr, _ := benchPipeline(b)
+	ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := ts.httpClient("bench->producer", false, 4, "producer")
+	if err != nil {
+		b.Fatal(err)
+	}
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: "GET /orders/42 200 3ms", Source: "bench",
+			Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
+	}
+	var body []byte
+	if ctype == FramesType {
+		body, err = appendFrames(nil, evs)
+	} else {
+		body, err = json.Marshal(evs)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	url := "https://" + pr.Addr() + EventsPath
+	b.SetBytes(int64(len(body)))
+	b.ResetTimer()
+	for b.Loop() {
+		resp, err := client.Post(url, ctype, bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "events/s")
 }
