@@ -88,3 +88,25 @@ func BenchmarkAppendJSON(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParse compares DecodeFrom's two parsers on the inputs.
+func BenchmarkParse(b *testing.B) {
+	for name, in := range benchInputs {
+		b.Run(name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := parseFast(in); !ok {
+					b.Fatal("parseFast refused")
+				}
+			}
+		})
+		b.Run(name+"/encoding-json", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := parseJSON(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
