@@ -28,10 +28,14 @@ const FramesType = "application/x-logsys-frames"
 // can accept, encoded, with room to spare.
 const maxFrameValue = 4 << 20
 
-// maxFrameKey bounds one frame's key (an event's id or source).
+// maxFrameKey bounds one frame's key (an event's source).
 const maxFrameKey = 1024
 
-// appendFrames appends the frames of evs to b, each event keyed by its id.
+// appendFrames appends the frames of evs to b, each event keyed by its
+// source: a request's events, and every event of one source, go to one
+// partition, in order (a random id scattered them over every partition:
+// many small partition batches per produce request). Every store dedupes
+// by sender and id, not by key.
 func appendFrames(b []byte, evs []event.Event) ([]byte, error) {
 	scratch := scratchPool.Get().(*[]byte)
 	defer scratchPool.Put(scratch)
@@ -41,8 +45,8 @@ func appendFrames(b []byte, evs []event.Event) ([]byte, error) {
 			return b, fmt.Errorf("encode event %d: %w", i, err)
 		}
 		*scratch = v
-		b = binary.AppendUvarint(b, uint64(len(evs[i].ID)))
-		b = append(b, evs[i].ID...)
+		b = binary.AppendUvarint(b, uint64(len(evs[i].Source)))
+		b = append(b, evs[i].Source...)
 		b = binary.AppendUvarint(b, uint64(len(v)))
 		b = append(b, v...)
 	}

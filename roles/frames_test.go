@@ -34,7 +34,7 @@ func TestFramesRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("frame %d: %v", i, err)
 		}
-		if string(f.key) != evs[i].ID || got.ID != evs[i].ID || got.Message != evs[i].Message || !got.Timestamp.Equal(ts) ||
+		if string(f.key) != evs[i].Source || got.ID != evs[i].ID || got.Message != evs[i].Message || !got.Timestamp.Equal(ts) ||
 			got.Identity != evs[i].Identity || len(got.Metadata) != len(evs[i].Metadata) {
 			t.Errorf("frame %d: key %q, event %+v; want %+v", i, f.key, got, evs[i])
 		}
