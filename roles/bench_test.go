@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -79,6 +80,37 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 			benchPostOne(b, workers)
 		})
 	}
+}
+
+// BenchmarkGatewayPostBatch is BenchmarkGatewayPostOne with NDJSON
+// batches of 500 events from 16 parallel senders.
+func BenchmarkGatewayPostBatch(b *testing.B) {
+	pkiDir, _, gw := benchPipeline(b)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "dev", "client", "cert.pem"), filepath.Join(pkiDir, "dev", "client", "key.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert.Leaf}}
+	body := []byte(strings.Repeat(`{"level":"INFO","message":"GET /api/v1/orders/42 200 3ms","source":"checkout",`+
+		`"metadata":{"host":"web-1","region":"eu-west-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}`+"\n", 500))
+	h := gw.Handler()
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/logs/batch", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			req.TLS = state
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusAccepted {
+				b.Errorf("status %d: %s", rec.Code, rec.Body)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
 }
 
 func benchPostOne(b *testing.B, workers int) {
