@@ -71,3 +71,42 @@ func BenchmarkMarshal(b *testing.B) {
 		b.ReportMetric(float64(b.N*len(batch))/b.Elapsed().Seconds(), "events/s")
 	})
 }
+
+// BenchmarkAppendJSON is BenchmarkMarshal's one event through AppendJSON
+// into a reused buffer.
+func BenchmarkAppendJSON(b *testing.B) {
+	e, err := Decode(benchInputs["typical"], time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.Identity = "spiffe://logsys.local/dev/client"
+	var buf []byte
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf, err = e.AppendJSON(buf[:0]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParse compares DecodeFrom's two parsers on the inputs.
+func BenchmarkParse(b *testing.B) {
+	for name, in := range benchInputs {
+		b.Run(name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, ok := parseFast(in); !ok {
+					b.Fatal("parseFast refused")
+				}
+			}
+		})
+		b.Run(name+"/encoding-json", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := parseJSON(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -4,27 +4,31 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"logsys/event"
+	"logsys/internal/testutil"
 	"logsys/store"
 )
 
 // benchPipeline starts broker, producer and gateway for benchmarks.
-func benchPipeline(b *testing.B) (pkiDir string, pr *Producer, gw *Gateway) {
+// Each option adjusts the gateway's configuration.
+func benchPipeline(b *testing.B, opts ...func(*GatewayConfig)) (pkiDir string, pr *Producer, gw *Gateway) {
 	b.Helper()
-	return benchPipelineWith(b, false)
+	return benchPipelineWith(b, false, opts...)
 }
 
 // benchPipelineWith is benchPipeline with the broker's sync_writes.
-func benchPipelineWith(b *testing.B, syncWrites bool) (pkiDir string, pr *Producer, gw *Gateway) {
+func benchPipelineWith(b *testing.B, syncWrites bool, opts ...func(*GatewayConfig)) (pkiDir string, pr *Producer, gw *Gateway) {
 	b.Helper()
 	pkiDir, dir := testPKI(b), b.TempDir()
 	bc := DefaultBrokerConfig()
@@ -48,6 +52,9 @@ func benchPipelineWith(b *testing.B, syncWrites bool) (pkiDir string, pr *Produc
 	gc.Identity, gc.Addr, gc.LivenessAddr, gc.Logger = fastIdentity(pkiDir, "gateway"), "127.0.0.1:0", "", quietLogger()
 	gc.Producer.URL = "https://" + pr.Addr() + "/internal/v1/events"
 	gc.SharedStore = st
+	for _, o := range opts {
+		o(&gc)
+	}
 	if gw, err = NewGateway(context.Background(), gc); err != nil {
 		b.Fatal(err)
 	}
@@ -71,9 +78,50 @@ func benchPipelineWith(b *testing.B, syncWrites bool) (pkiDir string, pr *Produc
 // real handler stack (routing, authorization, metrics, decoding,
 // forwarding) with the client's verified certificate in r.TLS, and waits,
 // as a client does, until the producer has Kafka's acknowledgement.
-// Parallel senders let the forwarder coalesce as it does under load.
+// Parallel senders let the forwarder coalesce as it does under load; the
+// sub-benchmarks vary how many batches it has in flight to the producer
+// and report the events per batch.
 func BenchmarkGatewayPostOne(b *testing.B) {
+	for _, workers := range []int{16, 4, 2, 1} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
+			benchPostOne(b, workers)
+		})
+	}
+}
+
+// BenchmarkGatewayPostBatch is BenchmarkGatewayPostOne with NDJSON
+// batches of 500 events from 16 parallel senders.
+func BenchmarkGatewayPostBatch(b *testing.B) {
 	pkiDir, _, gw := benchPipeline(b)
+	cert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "dev", "client", "cert.pem"), filepath.Join(pkiDir, "dev", "client", "key.pem"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	state := &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert.Leaf}}
+	body := []byte(strings.Repeat(`{"level":"INFO","message":"GET /api/v1/orders/42 200 3ms","source":"checkout",`+
+		`"metadata":{"host":"web-1","region":"eu-west-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}`+"\n", 500))
+	h := gw.Handler()
+	b.SetParallelism(8)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/logs/batch", bytes.NewReader(body))
+			req.Header.Set("Content-Type", "application/x-ndjson")
+			req.TLS = state
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusAccepted {
+				b.Errorf("status %d: %s", rec.Code, rec.Body)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+}
+
+func benchPostOne(b *testing.B, workers int) {
+	pkiDir, pr, gw := benchPipeline(b, func(c *GatewayConfig) { c.Producer.Workers = workers })
 	cert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "dev", "client", "cert.pem"), filepath.Join(pkiDir, "dev", "client", "key.pem"))
 	if err != nil {
 		b.Fatal(err)
@@ -82,6 +130,10 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 	state.PeerCertificates = append(state.PeerCertificates, cert.Leaf)
 	body := []byte(`{"level":"INFO","message":"GET /orders/42 200 3ms","source":"bench"}`)
 	h := gw.Handler()
+	posts := func() float64 {
+		return testutil.MetricValue(b, pr.metrics.reg, "logsys_http_requests_total", map[string]string{"route": EventsPath, "code": "202"})
+	}
+	before := posts()
 	b.SetParallelism(32)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -99,29 +151,38 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-}
-
-// BenchmarkProducerBatch posts batches of events to the producer over
-// mutual TLS as the gateway does and waits for Kafka's acknowledgement of
-// every record (acks=all, idempotent, lz4, embedded broker).
-func BenchmarkProducerBatch(b *testing.B) {
-	for _, n := range []int{1, 100, 1000} {
-		b.Run(fmt.Sprintf("events=%d", n), func(b *testing.B) { benchProducerBatch(b, n, false) })
+	if n := posts() - before; n > 0 {
+		b.ReportMetric(float64(b.N)/n, "events/post")
 	}
 }
 
-// BenchmarkProducerSyncWrites is what all.broker.sync_writes costs: the
-// producer benchmark with the embedded broker fsyncing every batch before
-// it acknowledges, and without, as arms of one run (docs/bench.md).
-func BenchmarkProducerSyncWrites(b *testing.B) {
-	for _, n := range []int{1, 100, 1000} {
-		for _, sync := range []bool{false, true} {
-			b.Run(fmt.Sprintf("events=%d/sync_writes=%v", n, sync), func(b *testing.B) { benchProducerBatch(b, n, sync) })
+// BenchmarkProducerBatch posts batches of events to the producer over
+// mutual TLS, as frames (the gateway's form) and as a JSON array, and
+// waits for Kafka's acknowledgement of every record (acks=all,
+// idempotent, lz4, embedded broker).
+func BenchmarkProducerBatch(b *testing.B) {
+	for _, ctype := range []string{FramesType, "application/json"} {
+		for _, n := range []int{1, 100, 1000} {
+			b.Run(fmt.Sprintf("body=%s/events=%d", strings.TrimPrefix(ctype, "application/"), n), func(b *testing.B) {
+				benchProducer(b, ctype, n, false)
+			})
 		}
 	}
 }
 
-func benchProducerBatch(b *testing.B, n int, syncWrites bool) {
+// BenchmarkProducerSyncWrites is what all.broker.sync_writes costs: the
+// producer benchmark (frames, as the gateway sends) with the embedded
+// broker fsyncing every batch before it acknowledges, and without, as arms
+// of one run (docs/bench.md).
+func BenchmarkProducerSyncWrites(b *testing.B) {
+	for _, n := range []int{1, 100, 1000} {
+		for _, sync := range []bool{false, true} {
+			b.Run(fmt.Sprintf("events=%d/sync_writes=%v", n, sync), func(b *testing.B) { benchProducer(b, FramesType, n, sync) })
+		}
+	}
+}
+
+func benchProducer(b *testing.B, ctype string, n int, syncWrites bool) {
 	pkiDir, pr, _ := benchPipelineWith(b, syncWrites)
 	ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
 	if err != nil {
@@ -136,15 +197,20 @@ func benchProducerBatch(b *testing.B, n int, syncWrites bool) {
 		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: "GET /orders/42 200 3ms", Source: "bench",
 			Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
 	}
-	body, err := json.Marshal(evs)
+	var body []byte
+	if ctype == FramesType {
+		body, err = appendFrames(nil, evs)
+	} else {
+		body, err = json.Marshal(evs)
+	}
 	if err != nil {
 		b.Fatal(err)
 	}
-	url := "https://" + pr.Addr() + "/internal/v1/events"
+	url := "https://" + pr.Addr() + EventsPath
 	b.SetBytes(int64(len(body)))
 	b.ResetTimer()
 	for b.Loop() {
-		resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+		resp, err := client.Post(url, ctype, bytes.NewReader(body))
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package roles
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,10 +31,22 @@ func (e *permanentError) Error() string {
 	return fmt.Sprintf("producer refused the batch: HTTP %d", e.status)
 }
 
-// pending is one caller's events waiting to be forwarded.
+// pending is one caller's events waiting to be forwarded, already encoded
+// as frames (see FramesType).
 type pending struct {
-	events []event.Event
+	frames *[]byte // from bodyPool; returned once answered
+	n      int     // events in frames
 	done   chan error
+}
+
+// bodyPool holds frame buffers and request bodies of the forwarder.
+var bodyPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+func putBody(b *[]byte) {
+	if cap(*b) <= 1<<20 { // keep big batches' buffers from pinning memory
+		*b = (*b)[:0]
+		bodyPool.Put(b)
+	}
 }
 
 // forwarder coalesces events from concurrent requests into batches and
@@ -70,18 +81,28 @@ func (f *forwarder) start(ctx context.Context, workers int) {
 	}
 }
 
-// send forwards evs and waits for the producer's acknowledgement.
+// send forwards evs and waits for the producer's acknowledgement. The
+// events are encoded here, on the caller's goroutine.
 func (f *forwarder) send(ctx context.Context, evs []event.Event) error {
-	p := &pending{events: evs, done: make(chan error, 1)}
+	buf := bodyPool.Get().(*[]byte)
+	b, err := appendFrames((*buf)[:0], evs)
+	*buf = b
+	if err != nil {
+		putBody(buf)
+		return err
+	}
+	p := &pending{frames: buf, n: len(evs), done: make(chan error, 1)}
 	f.mu.RLock()
 	if f.closed {
 		f.mu.RUnlock()
+		putBody(buf)
 		return errForwarderClosed
 	}
 	select {
 	case f.queue <- p:
 	case <-ctx.Done():
 		f.mu.RUnlock()
+		putBody(buf)
 		return ctx.Err()
 	}
 	f.mu.RUnlock()
@@ -104,9 +125,10 @@ func (f *forwarder) close() {
 
 func (f *forwarder) work() {
 	defer f.wg.Done()
+	batch := make([]*pending, 0, 64)
 	for p := range f.queue {
-		batch := []*pending{p}
-		n := len(p.events)
+		batch = append(batch[:0], p)
+		n := p.n
 	drain:
 		for n < f.maxBatch {
 			select {
@@ -115,36 +137,40 @@ func (f *forwarder) work() {
 					break drain
 				}
 				batch = append(batch, q)
-				n += len(q.events)
+				n += q.n
 			default:
 				break drain
 			}
 		}
-		evs := make([]event.Event, 0, n)
-		for _, q := range batch {
-			evs = append(evs, q.events...)
+		body := p.frames
+		if len(batch) > 1 {
+			body = bodyPool.Get().(*[]byte)
+			for _, q := range batch {
+				*body = append(*body, *q.frames...)
+			}
 		}
-		err := f.deliver(f.ctx, evs)
-		for _, q := range batch {
+		err := f.deliver(f.ctx, *body, n)
+		if len(batch) > 1 {
+			putBody(body)
+		}
+		for i, q := range batch {
+			putBody(q.frames)
 			q.done <- err
+			batch[i] = nil
 		}
 	}
 }
 
-// deliver posts evs with retries and backoff behind the circuit breaker,
-// until ctx ends.
-func (f *forwarder) deliver(ctx context.Context, evs []event.Event) error {
-	body, err := json.Marshal(evs)
-	if err != nil {
-		return fmt.Errorf("encode batch: %w", err)
-	}
+// deliver posts body, the frames of n events, with retries and backoff
+// behind the circuit breaker, until ctx ends.
+func (f *forwarder) deliver(ctx context.Context, body []byte, n int) error {
 	backoff := f.backoff
 	var last error
 	for attempt := 0; attempt <= f.retries; attempt++ {
 		if attempt > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("forward %d events to producer: %w", len(evs), errors.Join(last, ctx.Err()))
+				return fmt.Errorf("forward %d events to producer: %w", n, errors.Join(last, ctx.Err()))
 			case <-time.After(backoff):
 			}
 			backoff *= 2
@@ -164,9 +190,9 @@ func (f *forwarder) deliver(ctx context.Context, evs []event.Event) error {
 			return nil
 		}
 		last = err
-		f.log.Warn("forward to producer failed", "attempt", attempt+1, "events", len(evs), "err", err)
+		f.log.Warn("forward to producer failed", "attempt", attempt+1, "events", n, "err", err)
 	}
-	return fmt.Errorf("forward %d events to producer: %w", len(evs), last)
+	return fmt.Errorf("forward %d events to producer: %w", n, last)
 }
 
 func (f *forwarder) post(ctx context.Context, body []byte) error {
@@ -176,7 +202,7 @@ func (f *forwarder) post(ctx context.Context, body []byte) error {
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", FramesType)
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("post to producer: %w", err)

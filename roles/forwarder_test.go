@@ -63,6 +63,9 @@ func newTestForwarder(t *testing.T, p *fakeProducer, br *breaker) *forwarder {
 
 var oneEvent = []event.Event{{ID: "a", Level: "INFO", Message: "m", Source: "s", Timestamp: time.Unix(0, 0).UTC()}}
 
+// oneFrame is oneEvent as the forwarder posts it.
+var oneFrame, _ = appendFrames(nil, oneEvent)
+
 // TestForwarderBacksOff: a failing producer is tried again after 1, 2 and
 // 4 seconds, exactly, and a success ends the retries.
 func TestForwarderBacksOff(t *testing.T) {
@@ -70,7 +73,7 @@ func TestForwarderBacksOff(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := &fakeProducer{statuses: []int{503, 503, 503, 202}}
 		f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
-		if err := f.deliver(context.Background(), oneEvent); err != nil {
+		if err := f.deliver(context.Background(), oneFrame, 1); err != nil {
 			t.Fatalf("deliver: %v", err)
 		}
 		want := []time.Duration{0, time.Second, 3 * time.Second, 7 * time.Second}
@@ -89,7 +92,7 @@ func TestForwarderBackoffHonoursContext(t *testing.T) {
 		f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- f.deliver(ctx, oneEvent) }()
+		go func() { done <- f.deliver(ctx, oneFrame, 1) }()
 		time.Sleep(1500 * time.Millisecond) // inside the 2-second backoff
 		synctest.Wait()
 		cancel()
@@ -117,7 +120,7 @@ func TestForwarderBehindOpenBreaker(t *testing.T) {
 		p := &fakeProducer{statuses: []int{503, 503, 202}}
 		br := newBreaker(2, 30*time.Second, nil)
 		f := newTestForwarder(t, p, br)
-		err := f.deliver(context.Background(), oneEvent)
+		err := f.deliver(context.Background(), oneFrame, 1)
 		var open *openError
 		if !errors.Is(err, errBreakerOpen) || !errors.As(err, &open) {
 			t.Fatalf("deliver = %v, want the breaker open", err)
@@ -131,7 +134,7 @@ func TestForwarderBehindOpenBreaker(t *testing.T) {
 			t.Fatalf("retry after %v, want 24s", open.wait)
 		}
 		time.Sleep(open.wait)
-		if err := f.deliver(context.Background(), oneEvent); err != nil {
+		if err := f.deliver(context.Background(), oneFrame, 1); err != nil {
 			t.Fatalf("deliver after the cooldown: %v", err)
 		}
 		if s := br.current(); s != breakerClosed {

@@ -1,7 +1,6 @@
 package roles
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -68,7 +67,7 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := admitBytes(r, int64(len(body))); err != nil { // the length was unknown
 		return err
 	}
-	raws, err := splitBatch(body, ct, g.cfg.MaxBatchEvents)
+	raws, lines, err := splitBatch(body, ct, g.cfg.MaxBatchEvents)
 	if err != nil {
 		return g.rejected(within("", err))
 	}
@@ -82,6 +81,10 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	for i, raw := range raws {
 		ev, err := event.DecodeFrom(raw, now, id)
 		if err != nil {
+			// A line that is not JSON at all is named first, wherever it is.
+			if lerr := invalidLine(raws, lines); lerr != nil {
+				return g.rejected(within("", lerr))
+			}
 			return g.rejected(within(fmt.Sprintf("events[%d]", i), err))
 		}
 		evs[i], ids[i] = ev, ev.ID
@@ -98,40 +101,55 @@ type tooManyError struct{ max int }
 
 func (e *tooManyError) Error() string { return fmt.Sprintf("batch holds more than %d events", e.max) }
 
-// splitBatch returns the raw events of a batch body.
-func splitBatch(body []byte, ctype string, max int) ([]json.RawMessage, error) {
-	var raws []json.RawMessage
+// splitBatch returns the raw events of a batch body (pointing into body)
+// and, for NDJSON, the line number of each. NDJSON lines are not checked
+// for JSON here: decoding them does (invalidLine names the first bad one
+// when an event fails to decode).
+func splitBatch(body []byte, ctype string, max int) (raws []json.RawMessage, lines []int, err error) {
 	if ctype == "application/json" {
 		if err := json.Unmarshal(body, &raws); err != nil {
-			return nil, &event.FieldError{Field: "body", Reason: "must be a JSON array of events"}
+			return nil, nil, &event.FieldError{Field: "body", Reason: "must be a JSON array of events"}
 		}
 	} else {
-		sc := bufio.NewScanner(bytes.NewReader(body))
-		sc.Buffer(make([]byte, 0, 64<<10), len(body)+1)
-		for line := 1; sc.Scan(); line++ {
-			b := bytes.TrimSpace(sc.Bytes())
-			if len(b) == 0 {
+		line := 0
+		for rest := body; len(rest) > 0; {
+			line++
+			b := rest
+			if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+				b, rest = rest[:i], rest[i+1:]
+			} else {
+				rest = nil
+			}
+			if b = bytes.TrimSpace(b); len(b) == 0 {
 				continue
 			}
-			if !json.Valid(b) {
-				return nil, &event.FieldError{Field: fmt.Sprintf("line %d", line), Reason: "is not valid JSON"}
-			}
-			raws = append(raws, json.RawMessage(bytes.Clone(b)))
+			raws, lines = append(raws, json.RawMessage(b)), append(lines, line)
 			if len(raws) > max {
-				return nil, &tooManyError{max: max}
+				if err := invalidLine(raws, lines); err != nil {
+					return nil, nil, err
+				}
+				return nil, nil, &tooManyError{max: max}
 			}
-		}
-		if err := sc.Err(); err != nil {
-			return nil, &event.FieldError{Field: "body", Reason: "could not split NDJSON lines"}
 		}
 	}
 	if len(raws) > max {
-		return nil, &tooManyError{max: max}
+		return nil, nil, &tooManyError{max: max}
 	}
 	if len(raws) == 0 {
-		return nil, &event.FieldError{Field: "body", Reason: "batch holds no events"}
+		return nil, nil, &event.FieldError{Field: "body", Reason: "batch holds no events"}
 	}
-	return raws, nil
+	return raws, lines, nil
+}
+
+// invalidLine names the first NDJSON line that is not valid JSON, or
+// returns nil (also for JSON arrays, lines nil).
+func invalidLine(raws []json.RawMessage, lines []int) error {
+	for i := range lines {
+		if !json.Valid(raws[i]) {
+			return &event.FieldError{Field: fmt.Sprintf("line %d", lines[i]), Reason: "is not valid JSON"}
+		}
+	}
+	return nil
 }
 
 // rejected counts a refused request and returns its error.

@@ -142,6 +142,10 @@ func TestGatewayValidation(t *testing.T) {
 		{"batch with a bad event", "/api/v1/logs/batch", "application/json", `[{"message":"m","source":"s"},{"source":"s"}]`, 400, "events[1].message"},
 		{"empty batch", "/api/v1/logs/batch", "application/json", `[]`, 400, "body"},
 		{"ndjson with a broken line", "/api/v1/logs/batch", "application/x-ndjson", "{\"message\":\"m\",\"source\":\"s\"}\n{oops\n", 400, "line 2"},
+		{"ndjson: a broken line is named before an earlier bad event", "/api/v1/logs/batch", "application/x-ndjson",
+			"{\"source\":\"s\"}\n\n{\"message\":\"m\",\"source\":\"s\"}\n{oops\n", 400, "line 4"},
+		{"ndjson: a bad event on its own", "/api/v1/logs/batch", "application/x-ndjson",
+			"{\"message\":\"m\",\"source\":\"s\"}\n\n{\"source\":\"s\"}\n", 400, "events[1].message"},
 		{"one event accepted", "/api/v1/logs", "application/json", `{"message":"m","source":"s"}`, 202, ""},
 		{"json array batch accepted", "/api/v1/logs/batch", "application/json", `[{"message":"a","source":"s"},{"message":"b","source":"s","level":"debug"}]`, 202, ""},
 		{"ndjson batch accepted", "/api/v1/logs/batch", "application/x-ndjson", "{\"message\":\"a\",\"source\":\"s\"}\n\n{\"message\":\"b\",\"source\":\"s\"}\n", 202, ""},
@@ -168,6 +172,17 @@ func TestGatewayValidation(t *testing.T) {
 		code, body := postJSON(t, c, p.url("/api/v1/logs/batch"), "application/x-ndjson", sb.String())
 		if code != http.StatusRequestEntityTooLarge {
 			t.Fatalf("got %d %v, want 413", code, body)
+		}
+	})
+	t.Run("too many events in a batch with a broken line among them", func(t *testing.T) {
+		var sb strings.Builder
+		sb.WriteString("{oops\n")
+		for i := 0; i <= p.gateway.cfg.MaxBatchEvents; i++ {
+			sb.WriteString(`{"message":"m","source":"s"}` + "\n")
+		}
+		code, body := postJSON(t, c, p.url("/api/v1/logs/batch"), "application/x-ndjson", sb.String())
+		if code != http.StatusBadRequest || body["field"] != "line 1" {
+			t.Fatalf("got %d %v, want 400 naming line 1", code, body)
 		}
 	})
 	for _, q := range []struct{ query, field string }{

@@ -64,7 +64,7 @@ func BenchmarkIngestDecode(b *testing.B) {
 				_, err := event.DecodeFrom(body, time.Now(), identity)
 				return 1, err
 			}
-			raws, err := splitBatch(body, ctype, 5000)
+			raws, _, err := splitBatch(body, ctype, 5000)
 			if err != nil {
 				return 0, err
 			}

@@ -180,29 +180,21 @@ func (p *Producer) build() error {
 // Addr returns the bound HTTPS address.
 func (p *Producer) Addr() string { return p.addr() }
 
-// postEvents handles one batch from the gateway.
+// postEvents handles one batch from the gateway: frames (FramesType), the
+// gateway's form, or a JSON array of events.
 func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
-	body, _, err := readBody(w, r, p.cfg.MaxBodyBytes, "application/json")
+	body, ct, err := readBody(w, r, p.cfg.MaxBodyBytes, "application/json", FramesType)
 	if err != nil {
 		return err
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(body, &raws); err != nil {
-		return fieldError("body", "must be a JSON array of events")
+	var recs []*kgo.Record
+	if ct == FramesType {
+		recs, err = framedRecords(body)
+	} else {
+		recs, err = jsonRecords(body)
 	}
-	recs := make([]*kgo.Record, len(raws))
-	for i, raw := range raws {
-		// Validated again here, by the gateway's rules: the gateway is
-		// trusted to send events, not to send only good ones. The bytes
-		// go to Kafka as received.
-		ev, err := event.DecodeForwarded(raw)
-		if errors.Is(err, event.ErrNotJSON) {
-			return fieldError(fmt.Sprintf("events[%d]", i), "is not a JSON event")
-		}
-		if err != nil {
-			return fieldError(fmt.Sprintf("events[%d]", i), err.Error())
-		}
-		recs[i] = &kgo.Record{Key: []byte(ev.ID), Value: raw}
+	if err != nil {
+		return err
 	}
 	if err := p.produce(r.Context(), recs); err != nil {
 		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(len(recs)))
@@ -211,6 +203,43 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
 	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(len(recs)))
 	writeOK(w, http.StatusAccepted, map[string]int{"accepted": len(recs)})
 	return nil
+}
+
+// framedRecords turns a frames body into records without decoding the
+// events: the gateway (the only caller allowed) validated them.
+func framedRecords(body []byte) ([]*kgo.Record, error) {
+	frames, err := splitFrames(make([]frame, 0, 64), body)
+	if err != nil {
+		return nil, fieldError("body", err.Error())
+	}
+	recs := make([]*kgo.Record, len(frames))
+	store := make([]kgo.Record, len(frames)) // one allocation for all
+	for i, f := range frames {
+		store[i] = kgo.Record{Key: f.key, Value: f.value}
+		recs[i] = &store[i]
+	}
+	return recs, nil
+}
+
+// jsonRecords turns a JSON array of events into records, validating each
+// event by the gateway's rules; the bytes go to Kafka as received.
+func jsonRecords(body []byte) ([]*kgo.Record, error) {
+	var raws []json.RawMessage
+	if err := json.Unmarshal(body, &raws); err != nil {
+		return nil, fieldError("body", "must be a JSON array of events")
+	}
+	recs := make([]*kgo.Record, len(raws))
+	for i, raw := range raws {
+		ev, err := event.DecodeForwarded(raw)
+		if errors.Is(err, event.ErrNotJSON) {
+			return nil, fieldError(fmt.Sprintf("events[%d]", i), "is not a JSON event")
+		}
+		if err != nil {
+			return nil, fieldError(fmt.Sprintf("events[%d]", i), err.Error())
+		}
+		recs[i] = &kgo.Record{Key: []byte(ev.ID), Value: raw}
+	}
+	return recs, nil
 }
 
 // produce writes recs and waits until Kafka acknowledged all of them.

@@ -1,0 +1,360 @@
+package event
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// parseFast is the common case of DecodeFrom's parse, without reflection:
+// one JSON object whose keys are exactly id, level, message, source,
+// timestamp and metadata, each at most once, the first five JSON strings
+// without \u escapes, metadata null or an object of strings (without \u
+// escapes), numbers, booleans, nulls, arrays and objects. On anything else
+// (other keys, "identity", nulls in the first five, invalid UTF-8,
+// numbers encoding/json cannot decode, a timestamp that is not RFC 3339,
+// metadata over MaxMetadataBytes, trailing data, any JSON error) it
+// returns ok false and DecodeFrom parses with encoding/json, which then
+// also reports the error. When ok, e holds what encoding/json would have
+// decoded (FuzzParseFastAgrees checks it); nothing is filled or
+// validated yet.
+func parseFast(data []byte) (e Event, ok bool) {
+	s := scanner{data: data}
+	s.space()
+	if !s.byte('{') {
+		return Event{}, false
+	}
+	var seen uint8
+	s.space()
+	if s.byte('}') {
+		return e, s.end()
+	}
+	for {
+		s.space()
+		key, ok := s.plainKey()
+		if !ok {
+			return Event{}, false
+		}
+		s.space()
+		if !s.byte(':') {
+			return Event{}, false
+		}
+		s.space()
+		var bit uint8
+		switch key {
+		case "id":
+			bit = 1
+			e.ID, ok = s.str()
+		case "level":
+			bit = 2
+			var l string
+			l, ok = s.str()
+			e.Level = Level(l)
+		case "message":
+			bit = 4
+			e.Message, ok = s.str()
+		case "source":
+			bit = 8
+			e.Source, ok = s.str()
+		case "timestamp":
+			bit = 16
+			var ts string
+			if ts, ok = s.str(); ok && ts != "" {
+				e.Timestamp, ok = parseTime(ts)
+			}
+		case "metadata":
+			bit = 32
+			start := s.i
+			var v any
+			if v, ok = s.value(0); ok {
+				if s.i-start > MaxMetadataBytes {
+					return Event{}, false
+				}
+				switch m := v.(type) {
+				case nil:
+				case map[string]any:
+					e.Metadata = m
+				default:
+					return Event{}, false
+				}
+			}
+		default:
+			return Event{}, false
+		}
+		if !ok || seen&bit != 0 {
+			return Event{}, false
+		}
+		seen |= bit
+		s.space()
+		if s.byte(',') {
+			continue
+		}
+		if s.byte('}') {
+			return e, s.end()
+		}
+		return Event{}, false
+	}
+}
+
+// parseTime is the timestamp rule of DecodeFrom.
+func parseTime(ts string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, ts)
+	return t, err == nil
+}
+
+// maxFastDepth bounds the nesting parseFast follows; deeper metadata goes
+// to encoding/json.
+const maxFastDepth = 32
+
+type scanner struct {
+	data []byte
+	i    int
+}
+
+func (s *scanner) space() {
+	for s.i < len(s.data) {
+		switch s.data[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) byte(c byte) bool {
+	if s.i < len(s.data) && s.data[s.i] == c {
+		s.i++
+		return true
+	}
+	return false
+}
+
+// end reports whether only white space is left.
+func (s *scanner) end() bool {
+	s.space()
+	return s.i == len(s.data)
+}
+
+// plainKey reads an object key of ASCII letters only (no escapes), as a
+// string that does not allocate when it names a known field.
+func (s *scanner) plainKey() (string, bool) {
+	if !s.byte('"') {
+		return "", false
+	}
+	start := s.i
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		if c == '"' {
+			k := s.data[start:s.i]
+			s.i++
+			return string(k), true
+		}
+		if c < 'a' || c > 'z' {
+			return "", false
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// str reads a JSON string: escapes other than \u are decoded, \u escapes,
+// raw control characters and invalid UTF-8 are refused.
+func (s *scanner) str() (string, bool) {
+	if !s.byte('"') {
+		return "", false
+	}
+	start := s.i
+	ascii := true
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		switch {
+		case c == '"':
+			raw := s.data[start:s.i]
+			s.i++
+			if !ascii && !utf8.Valid(raw) {
+				return "", false
+			}
+			return string(raw), true
+		case c == '\\':
+			return s.escaped(start, ascii)
+		case c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		s.i++
+	}
+	return "", false
+}
+
+// escaped finishes a string from its first backslash at s.i.
+func (s *scanner) escaped(start int, ascii bool) (string, bool) {
+	buf := make([]byte, 0, s.i-start+16)
+	buf = append(buf, s.data[start:s.i]...)
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		switch {
+		case c == '"':
+			s.i++
+			if !ascii && !utf8.Valid(buf) {
+				return "", false
+			}
+			return string(buf), true
+		case c == '\\':
+			if s.i+1 >= len(s.data) {
+				return "", false
+			}
+			var r byte
+			switch s.data[s.i+1] {
+			case '"':
+				r = '"'
+			case '\\':
+				r = '\\'
+			case '/':
+				r = '/'
+			case 'b':
+				r = '\b'
+			case 'f':
+				r = '\f'
+			case 'n':
+				r = '\n'
+			case 'r':
+				r = '\r'
+			case 't':
+				r = '\t'
+			default: // \u and invalid escapes
+				return "", false
+			}
+			buf = append(buf, r)
+			s.i += 2
+			continue
+		case c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		buf = append(buf, c)
+		s.i++
+	}
+	return "", false
+}
+
+// value reads any JSON value as encoding/json decodes it into an any.
+func (s *scanner) value(depth int) (any, bool) {
+	if s.i >= len(s.data) || depth > maxFastDepth {
+		return nil, false
+	}
+	switch c := s.data[s.i]; {
+	case c == '"':
+		return s.str()
+	case c == '{':
+		s.i++
+		m := map[string]any{}
+		s.space()
+		if s.byte('}') {
+			return m, true
+		}
+		for {
+			s.space()
+			k, ok := s.str()
+			if !ok {
+				return nil, false
+			}
+			s.space()
+			if !s.byte(':') {
+				return nil, false
+			}
+			s.space()
+			v, ok := s.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			m[k] = v
+			s.space()
+			if s.byte(',') {
+				continue
+			}
+			if s.byte('}') {
+				return m, true
+			}
+			return nil, false
+		}
+	case c == '[':
+		s.i++
+		a := []any{}
+		s.space()
+		if s.byte(']') {
+			return a, true
+		}
+		for {
+			s.space()
+			v, ok := s.value(depth + 1)
+			if !ok {
+				return nil, false
+			}
+			a = append(a, v)
+			s.space()
+			if s.byte(',') {
+				continue
+			}
+			if s.byte(']') {
+				return a, true
+			}
+			return nil, false
+		}
+	case c == 't':
+		return true, s.literal("true")
+	case c == 'f':
+		return false, s.literal("false")
+	case c == 'n':
+		return nil, s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		return s.number()
+	}
+	return nil, false
+}
+
+func (s *scanner) literal(word string) bool {
+	if len(s.data)-s.i >= len(word) && string(s.data[s.i:s.i+len(word)]) == word {
+		s.i += len(word)
+		return true
+	}
+	return false
+}
+
+// number reads a number of JSON's grammar as a float64.
+func (s *scanner) number() (any, bool) {
+	start := s.i
+	s.byte('-')
+	switch {
+	case s.byte('0'):
+	case s.digits() == 0:
+		return nil, false
+	}
+	if s.byte('.') && s.digits() == 0 {
+		return nil, false
+	}
+	if s.byte('e') || s.byte('E') {
+		if !s.byte('+') {
+			s.byte('-')
+		}
+		if s.digits() == 0 {
+			return nil, false
+		}
+	}
+	f, err := strconv.ParseFloat(string(s.data[start:s.i]), 64)
+	if err != nil {
+		return nil, false
+	}
+	return f, true
+}
+
+func (s *scanner) digits() int {
+	n := 0
+	for s.i < len(s.data) && s.data[s.i] >= '0' && s.data[s.i] <= '9' {
+		s.i++
+		n++
+	}
+	return n
+}

@@ -1,0 +1,100 @@
+package roles
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"logsys/event"
+	"logsys/internal/testutil"
+	"logsys/store"
+)
+
+// BenchmarkConsumerToPostgres measures the consumer draining a topic
+// filled beforehand (by the producer, from the gateway's frames) into a
+// real PostgreSQL (LOGSYS_TEST_PG_DSN: TLS, certificate auth), embedded
+// broker: each iteration writes 200,000 new events to the topic with the
+// timer stopped, then times a consumer of the group from its start until
+// it has stored them all.
+func BenchmarkConsumerToPostgres(b *testing.B) {
+	dsn := os.Getenv("LOGSYS_TEST_PG_DSN")
+	if dsn == "" {
+		b.Skip("no PostgreSQL: set LOGSYS_TEST_PG_DSN (eval \"$(.ci/postgres.sh start PKI_DIR)\")")
+	}
+	pkiDir, pr, _ := benchPipeline(b)
+	st, err := store.Open(context.Background(), store.Config{DSN: dsn})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	const perIter, perPost = 200_000, 2000
+	ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := ts.httpClient("bench->producer", false, 4, "producer")
+	if err != nil {
+		b.Fatal(err)
+	}
+	fill := func() {
+		now := time.Now().UTC()
+		for sent := 0; sent < perIter; sent += perPost {
+			evs := make([]event.Event, perPost)
+			for i := range evs {
+				evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: fmt.Sprintf("GET /api/v1/orders/%d 200 3ms", sent+i),
+					Source: "checkout", Timestamp: now, Identity: "spiffe://logsys.local/dev/client",
+					Metadata: map[string]any{"host": "web-1", "region": "eu-west-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}}
+			}
+			body, err := appendFrames(nil, evs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			resp, err := client.Post("https://"+pr.Addr()+EventsPath, FramesType, bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				b.Fatalf("fill: status %d", resp.StatusCode)
+			}
+		}
+	}
+	total := 0.0
+	for b.Loop() {
+		b.StopTimer()
+		fill()
+		b.StartTimer()
+		// A consumer of the group starts on the filled topic (joining the
+		// group is timed too) and is stopped once it has stored them all.
+		cc := DefaultConsumerConfig()
+		cc.Identity, cc.Addr, cc.LivenessAddr, cc.Logger = fastIdentity(pkiDir, "consumer"), "127.0.0.1:0", "", quietLogger()
+		cc.Kafka.Brokers, cc.SharedStore = pr.cfg.Kafka.Brokers, st
+		c, err := NewConsumer(context.Background(), cc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		deadline := time.Now().Add(2 * time.Minute)
+		for n := 0.0; n < perIter; n = testutil.MetricValue(b, c.metrics.reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "stored"}) {
+			if time.Now().After(deadline) {
+				b.Fatalf("stored %v of %d events in 2 minutes", n, perIter)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		b.StopTimer()
+		cancel()
+		<-done
+		c.Close()
+		total += perIter
+		b.StartTimer()
+	}
+	b.ReportMetric(total/b.Elapsed().Seconds(), "events/s")
+}
