@@ -38,8 +38,8 @@ func newHealthCmd() *cobra.Command {
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&liveness, "liveness", "", "plain-HTTP liveness URL on loopback, e.g. http://127.0.0.1:9080/healthz")
-	f.StringVar(&url, "url", "", "HTTPS readiness URL probed with mutual TLS, e.g. https://127.0.0.1:8080/readyz")
+	f.StringVar(&liveness, "liveness", "", "plain-HTTP liveness URL on loopback, e.g. http://127.0.0.1:9080/healthz (a URL without a path probes /healthz)")
+	f.StringVar(&url, "url", "", "HTTPS readiness URL probed with mutual TLS, e.g. https://127.0.0.1:8080/readyz (a URL without a path probes /readyz)")
 	config.AddFlags(f, "health")
 	cmd.MarkFlagsMutuallyExclusive("liveness", "url")
 	cmd.MarkFlagsOneRequired("liveness", "url")

@@ -54,6 +54,7 @@ func TestHealthLiveness(t *testing.T) {
 		reason    string
 	}{
 		{"up", up.URL + "/healthz", 0, "UP"},
+		{"a base URL probes /healthz", up.URL, 0, "UP: " + up.URL + "/healthz"},
 		{"not 200", up.URL + "/nothing", 1, "404"},
 		{"connection refused", closedURL + "/healthz", 1, "refused"},
 		{"not loopback", "http://192.0.2.1:9080/healthz", 1, "loopback"},
@@ -111,6 +112,7 @@ func TestHealthReadinessOverMTLS(t *testing.T) {
 		reason string
 	}{
 		{"ready", []string{"--url", base + "/readyz", "--env", "dev", "--name", "prometheus"}, 0, "UP"},
+		{"a base URL probes /readyz", []string{"--url", base, "--env", "dev", "--name", "prometheus"}, 0, "UP: " + base + "/readyz"},
 		{"not ready", []string{"--url", base + "/other", "--env", "dev", "--name", "prometheus"}, 1, "503"},
 		{"identity not admitted", []string{"--url", base + "/readyz", "--env", "dev", "--name", "client"}, 1, "DOWN"},
 		{"other environment", []string{"--url", base + "/readyz", "--env", "staging", "--name", "prometheus"}, 1, "DOWN"},

@@ -69,6 +69,7 @@ func Probe(ctx context.Context, c ProbeConfig) (string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	c.Liveness, c.URL = withPath(c.Liveness, "/healthz"), withPath(c.URL, "/readyz")
 	target := c.Liveness
 	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
 	if target == "" {
@@ -92,6 +93,17 @@ func Probe(ctx context.Context, c ProbeConfig) (string, error) {
 		return target, fmt.Errorf("%s answered %s", target, resp.Status)
 	}
 	return target, nil
+}
+
+// withPath gives a URL without a path (https://host:port) the role's
+// probe path; a URL with a path is kept as given.
+func withPath(s, path string) string {
+	u, err := url.Parse(s)
+	if s == "" || err != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return s
+	}
+	u.Path = path
+	return u.String()
 }
 
 // checkLivenessURL accepts only http URLs on loopback: the liveness
