@@ -34,6 +34,10 @@ type ConsumerConfig struct {
 	// before it is written; 0 writes whatever one poll returned.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 	RetryBackoff  time.Duration `mapstructure:"retry_backoff"`
+	// WriteTimeout bounds one attempt to store a batch, so that a store
+	// that hangs (a lock held, a disk that stalls) is seen failing and the
+	// batch is tried again.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	Store         store.Config  `mapstructure:"store"`
 	// ShutdownGrace bounds how long the batch in hand may take to be
 	// stored and committed after shutdown begins. While the consumer is not
@@ -55,7 +59,7 @@ func DefaultConsumerConfig() ConsumerConfig {
 	return ConsumerConfig{
 		Identity: tlsx.DefaultIdentity("consumer"), Addr: ":8082", LivenessAddr: "127.0.0.1:9082",
 		Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(), Group: "log-consumer-group",
-		BatchSize: 5000, RetryBackoff: 200 * time.Millisecond,
+		BatchSize: 5000, RetryBackoff: 200 * time.Millisecond, WriteTimeout: 10 * time.Second,
 		Store: store.Config{DataDir: ".logsys/store"}, ShutdownGrace: 15 * time.Second,
 	}
 }
@@ -76,7 +80,7 @@ func (c ConsumerConfig) Validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("group: is required"))
 	}
-	errs = append(errs, positive(limit{"batch_size", int64(c.BatchSize)}, limit{"retry_backoff", int64(c.RetryBackoff)})...)
+	errs = append(errs, positive(limit{"batch_size", int64(c.BatchSize)}, limit{"retry_backoff", int64(c.RetryBackoff)}, limit{"write_timeout", int64(c.WriteTimeout)})...)
 	errs = append(errs, notNegative(limit{"flush_interval", int64(c.FlushInterval)}, limit{"shutdown_grace", int64(c.ShutdownGrace)})...)
 	if c.SharedStore == nil {
 		if err := c.Store.Validate(); err != nil {
@@ -329,7 +333,9 @@ const resultIDConflict = "id_conflict"
 func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo.Record) error {
 	b := c.newBackoff()
 	for len(recs) > 0 {
-		n, err := c.store.Write(ctx, recs)
+		actx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+		n, err := c.store.Write(actx, recs)
+		cancel()
 		if err == nil {
 			c.storeHealth.ok()
 			c.metrics.events.WithLabelValues("consumer", "stored").Add(float64(n))
