@@ -38,7 +38,7 @@ type ConsumerConfig struct {
 	// that hangs (a lock held, a disk that stalls) is seen failing and the
 	// batch is tried again.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
-	Store         store.Config  `mapstructure:"store"`
+	Store        store.Config  `mapstructure:"store"`
 	// ShutdownGrace bounds how long the batch in hand may take to be
 	// stored and committed after shutdown begins. While the consumer is not
 	// stopping a failing batch is retried without limit.
