@@ -184,6 +184,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 		if err := c.handle(ctx, fetches); err != nil {
 			// Only stopping ends handle's retries: poll no further.
 			c.log.Warn("stopping with a batch not committed; it will be redelivered", "err", err)
+			c.client.AllowRebalance() // else leaving the group blocks
 			break
 		}
 		c.client.AllowRebalance()
