@@ -93,21 +93,35 @@ func BenchmarkGatewayPostOne(b *testing.B) {
 // batches of 500 events from 16 parallel senders.
 func BenchmarkGatewayPostBatch(b *testing.B) {
 	pkiDir, _, gw := benchPipeline(b)
+	body := []byte(strings.Repeat(`{"level":"INFO","message":"GET /api/v1/orders/42 200 3ms","source":"checkout",`+
+		`"metadata":{"host":"web-1","region":"eu-west-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}`+"\n", 500))
+	postParallel(b, gw, clientState(b, pkiDir), 8, "/api/v1/logs/batch", "application/x-ndjson", body)
+	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
+}
+
+// clientState is the TLS state of a request from the client identity, as
+// the gateway's handlers see it.
+func clientState(b *testing.B, pkiDir string) *tls.ConnectionState {
+	b.Helper()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "dev", "client", "cert.pem"), filepath.Join(pkiDir, "dev", "client", "key.pem"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	state := &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert.Leaf}}
-	body := []byte(strings.Repeat(`{"level":"INFO","message":"GET /api/v1/orders/42 200 3ms","source":"checkout",`+
-		`"metadata":{"host":"web-1","region":"eu-west-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}`+"\n", 500))
+	return &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: []*x509.Certificate{cert.Leaf}}
+}
+
+// postParallel posts body to the gateway's handler stack from
+// parallelism x GOMAXPROCS goroutines until the benchmark ends; every
+// answer must be 202.
+func postParallel(b *testing.B, gw *Gateway, state *tls.ConnectionState, parallelism int, path, ctype string, body []byte) {
 	h := gw.Handler()
-	b.SetParallelism(8)
+	b.SetParallelism(parallelism)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/logs/batch", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/x-ndjson")
+			req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+			req.Header.Set("Content-Type", ctype)
 			req.TLS = state
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
@@ -117,39 +131,16 @@ func BenchmarkGatewayPostBatch(b *testing.B) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
 }
 
 func benchPostOne(b *testing.B, workers int) {
 	pkiDir, pr, gw := benchPipeline(b, func(c *GatewayConfig) { c.Producer.Workers = workers })
-	cert, err := tls.LoadX509KeyPair(filepath.Join(pkiDir, "dev", "client", "cert.pem"), filepath.Join(pkiDir, "dev", "client", "key.pem"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	state := &tls.ConnectionState{HandshakeComplete: true, PeerCertificates: nil}
-	state.PeerCertificates = append(state.PeerCertificates, cert.Leaf)
 	body := []byte(`{"level":"INFO","message":"GET /orders/42 200 3ms","source":"bench"}`)
-	h := gw.Handler()
 	posts := func() float64 {
 		return testutil.MetricValue(b, pr.metrics.reg, "logsys_http_requests_total", map[string]string{"route": EventsPath, "code": "202"})
 	}
 	before := posts()
-	b.SetParallelism(32)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			req := httptest.NewRequest(http.MethodPost, "/api/v1/logs", bytes.NewReader(body))
-			req.Header.Set("Content-Type", "application/json")
-			req.TLS = state
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
-			if rec.Code != http.StatusAccepted {
-				b.Errorf("status %d: %s", rec.Code, rec.Body)
-				return
-			}
-		}
-	})
+	postParallel(b, gw, clientState(b, pkiDir), 32, "/api/v1/logs", "application/json", body)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	if n := posts() - before; n > 0 {
 		b.ReportMetric(float64(b.N)/n, "events/post")
