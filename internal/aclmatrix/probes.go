@@ -46,6 +46,17 @@ func (p *probe) admin() (*kadm.Client, error) {
 	return kadm.NewClient(cl), nil
 }
 
+// withAdmin is a probe that needs the identity's admin client.
+func withAdmin(f func(context.Context, *probe, *kadm.Client) error) func(context.Context, *probe) error {
+	return func(ctx context.Context, p *probe) error {
+		adm, err := p.admin()
+		if err != nil {
+			return err
+		}
+		return f(ctx, p, adm)
+	}
+}
+
 func (p *probe) close() {
 	for _, cl := range p.clients {
 		cl.Close()
@@ -158,11 +169,7 @@ func joinGroup(group func(*probe) string) func(context.Context, *probe) error {
 
 // commitOffsets commits the offset the group already has: allowed, it
 // changes nothing.
-func commitOffsets(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var commitOffsets = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	if err := topicErr(ctx, adm, kafkaacl.TopicEvents); err != nil {
 		return err
 	}
@@ -173,37 +180,25 @@ func commitOffsets(ctx context.Context, p *probe) error {
 		return err
 	}
 	return resp.Error()
-}
+})
 
-func fetchOffsets(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var fetchOffsets = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	resp, err := adm.FetchOffsets(ctx, kafkaacl.Group)
 	if err != nil {
 		return err
 	}
 	return resp.Error()
-}
+})
 
-func describeGroup(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var describeGroup = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	ds, err := adm.DescribeGroups(ctx, kafkaacl.Group)
 	if err != nil {
 		return err
 	}
 	return ds.Error()
-}
+})
 
-func listGroups(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var listGroups = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	ls, err := adm.ListGroups(ctx)
 	if err != nil {
 		return err
@@ -212,25 +207,17 @@ func listGroups(ctx context.Context, p *probe) error {
 		return errHidden
 	}
 	return nil
-}
+})
 
-func deleteGroup(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
-	_, err = adm.DeleteGroup(ctx, kafkaacl.Group)
+var deleteGroup = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
+	_, err := adm.DeleteGroup(ctx, kafkaacl.Group)
 	return err
-}
+})
 
-func createTopic(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
-	_, err = adm.CreateTopic(ctx, 1, 1, nil, p.scratch)
+var createTopic = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
+	_, err := adm.CreateTopic(ctx, 1, 1, nil, p.scratch)
 	return err
-}
+})
 
 // deleteTopic names the topic; Kafka may answer without the name when the
 // caller may not even describe it, so every answer is checked.
@@ -259,25 +246,17 @@ func deleteTopic(ctx context.Context, p *probe) error {
 	return errors.Join(errs...)
 }
 
-func addPartitions(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var addPartitions = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	resp, err := adm.ValidateUpdatePartitions(ctx, 12, kafkaacl.TopicEvents)
 	if err != nil {
 		return err
 	}
 	return resp.Error()
-}
+})
 
 // deleteRecords asks to delete what precedes offset 0: nothing, if it
 // were allowed.
-func deleteRecords(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var deleteRecords = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	if err := topicErr(ctx, adm, kafkaacl.TopicEvents); err != nil {
 		return err
 	}
@@ -288,13 +267,9 @@ func deleteRecords(ctx context.Context, p *probe) error {
 		return err
 	}
 	return resp.Error()
-}
+})
 
-func describeConfigs(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var describeConfigs = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	rcs, err := adm.DescribeTopicConfigs(ctx, kafkaacl.TopicEvents)
 	if err != nil {
 		return err
@@ -305,7 +280,7 @@ func describeConfigs(ctx context.Context, p *probe) error {
 		}
 	}
 	return nil
-}
+})
 
 func alterResult(rs kadm.AlterConfigsResponses, err error) error {
 	if err != nil {
@@ -319,24 +294,16 @@ func alterResult(rs kadm.AlterConfigsResponses, err error) error {
 	return nil
 }
 
-func alterTopicConfigs(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var alterTopicConfigs = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	return alterResult(adm.ValidateAlterTopicConfigs(ctx,
 		[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: kadm.StringPtr("3600000")}}, kafkaacl.TopicEvents))
-}
+})
 
 // alterBrokerConfigs targets the cluster-wide default.
-func alterBrokerConfigs(ctx context.Context, p *probe) error {
-	adm, err := p.admin()
-	if err != nil {
-		return err
-	}
+var alterBrokerConfigs = withAdmin(func(ctx context.Context, p *probe, adm *kadm.Client) error {
 	return alterResult(adm.ValidateAlterBrokerConfigs(ctx,
 		[]kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: kadm.StringPtr("3600000")}}))
-}
+})
 
 func describeACLs(ctx context.Context, p *probe) error {
 	cl, err := p.client()
