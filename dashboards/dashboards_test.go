@@ -19,6 +19,7 @@ var documented = []string{
 	"logsys_ca_rollover_waiting_members",
 	"logsys_circuit_breaker_state",
 	"logsys_consumer_lag_records",
+	"logsys_consumer_store_failing",
 	"logsys_events_total",
 	"logsys_gateway_shed_requests_total",
 	"logsys_http_request_duration_seconds_bucket",

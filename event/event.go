@@ -52,6 +52,10 @@ type Event struct {
 	Timestamp time.Time      `json:"timestamp"`
 	Metadata  map[string]any `json:"metadata,omitempty"`
 	Identity  string         `json:"identity,omitempty"`
+	// TimestampFilled is true when Fill set Timestamp because the client
+	// sent none: a retry of the same event gets another timestamp, so the
+	// store does not compare the timestamps of two such events as content.
+	TimestampFilled bool `json:"timestamp_filled,omitempty"`
 }
 
 // FieldError names the field that made an event invalid.
@@ -150,13 +154,15 @@ func parseJSON(data []byte) (Event, error) {
 	return e, nil
 }
 
-// Fill assigns an id and a timestamp where they are absent.
+// Fill assigns an id and a timestamp where they are absent; a timestamp
+// it assigns is marked TimestampFilled.
 func (e *Event) Fill(now time.Time) {
 	if e.ID == "" {
 		e.ID = NewID()
 	}
 	if e.Timestamp.IsZero() {
 		e.Timestamp = now.UTC()
+		e.TimestampFilled = true
 	}
 }
 

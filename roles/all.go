@@ -90,6 +90,14 @@ func (a *All) start(ctx context.Context, cfg AllConfig) error {
 	if err := a.consumer.metrics.reg.Register(a.broker.Collector()); err != nil {
 		return fmt.Errorf("all: broker metrics: %w", err)
 	}
+	// Accepted events wait in the broker while the consumer's store fails.
+	cfg.Gateway.Downstream = func() []string {
+		var rs []string
+		for _, r := range a.consumer.StoreReasons() {
+			rs = append(rs, "consumer: "+r)
+		}
+		return rs
+	}
 	if a.gateway, err = NewGateway(ctx, cfg.Gateway); err != nil {
 		return err
 	}

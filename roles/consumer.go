@@ -1,12 +1,13 @@
 package roles
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -34,10 +35,18 @@ type ConsumerConfig struct {
 	// before it is written; 0 writes whatever one poll returned.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 	RetryBackoff  time.Duration `mapstructure:"retry_backoff"`
-	Store         store.Config  `mapstructure:"store"`
+	// WriteTimeout bounds one attempt to store a batch, so that a store
+	// that hangs (a lock held, a disk that stalls) is seen failing and the
+	// batch is tried again.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	Store        store.Config  `mapstructure:"store"`
 	// ShutdownGrace bounds how long the batch in hand may take to be
-	// stored and committed after shutdown begins.
+	// stored and committed after shutdown begins. While the consumer is not
+	// stopping a failing batch is retried without limit.
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
+	// LagInterval is how often logsys_consumer_lag_records is measured;
+	// 0 means DefaultLagInterval.
+	LagInterval time.Duration `mapstructure:"-"`
 
 	SharedStore store.Store  `mapstructure:"-"`
 	Logger      *slog.Logger `mapstructure:"-"`
@@ -51,7 +60,7 @@ func DefaultConsumerConfig() ConsumerConfig {
 	return ConsumerConfig{
 		Identity: tlsx.DefaultIdentity("consumer"), Addr: ":8082", LivenessAddr: "127.0.0.1:9082",
 		Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(), Group: "log-consumer-group",
-		BatchSize: 5000, RetryBackoff: 200 * time.Millisecond,
+		BatchSize: 5000, RetryBackoff: 200 * time.Millisecond, WriteTimeout: 10 * time.Second,
 		Store: store.Config{DataDir: ".logsys/store"}, ShutdownGrace: 15 * time.Second,
 	}
 }
@@ -72,7 +81,7 @@ func (c ConsumerConfig) Validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("group: is required"))
 	}
-	errs = append(errs, positive(limit{"batch_size", int64(c.BatchSize)}, limit{"retry_backoff", int64(c.RetryBackoff)})...)
+	errs = append(errs, positive(limit{"batch_size", int64(c.BatchSize)}, limit{"retry_backoff", int64(c.RetryBackoff)}, limit{"write_timeout", int64(c.WriteTimeout)})...)
 	errs = append(errs, notNegative(limit{"flush_interval", int64(c.FlushInterval)}, limit{"shutdown_grace", int64(c.ShutdownGrace)})...)
 	if c.SharedStore == nil {
 		if err := c.Store.Validate(); err != nil {
@@ -86,9 +95,10 @@ func (c ConsumerConfig) Validate() error {
 // commits offsets only after the store accepted it.
 type Consumer struct {
 	*base
-	cfg    ConsumerConfig
-	client *kgo.Client
-	store  store.Store
+	cfg         ConsumerConfig
+	client      *kgo.Client
+	store       store.Store
+	storeHealth *storeHealth
 }
 
 // NewConsumer builds the consumer, its Kafka client and store.
@@ -100,7 +110,7 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Consumer{base: b, cfg: cfg}
+	c := &Consumer{base: b, cfg: cfg, storeHealth: newStoreHealth(b.metrics.reg)}
 	c.metrics.events.WithLabelValues("consumer", resultIDConflict) // exported at 0 from the start
 	c.metrics.events.WithLabelValues("consumer", "dead_lettered")
 	if err := c.build(ctx); err != nil {
@@ -140,7 +150,7 @@ func (c *Consumer) build(ctx context.Context) error {
 	}
 	c.onClose(func() error { c.client.Close(); return nil })
 	mux := http.NewServeMux()
-	hv := c.healthHandler("consumer", cfg.Identity.ExpiryThreshold, nil)
+	hv := c.healthHandler("consumer", cfg.Identity.ExpiryThreshold, c.storeHealth.reasons)
 	mux.Handle("GET /readyz", hv)
 	mux.Handle("GET /api/v1/health", hv)
 	mux.Handle("GET /metrics", c.onlyNames(c.metrics.handler(), cfg.Scrapers...))
@@ -150,11 +160,18 @@ func (c *Consumer) build(ctx context.Context) error {
 // Addr returns the bound HTTPS (health and metrics) address.
 func (c *Consumer) Addr() string { return c.addr() }
 
-// Run consumes until ctx is done. The batch in hand when ctx ends is still
-// stored and committed (within ShutdownGrace) before the group is left.
+// Run consumes until ctx is done. A batch is retried until it is stored
+// (or dead-lettered) and committed; the next poll comes only after that,
+// so no commit ever covers an unwritten record. The batch in hand when ctx
+// ends still has ShutdownGrace to be stored and committed; if it is not,
+// Run leaves the group without committing it, and it is redelivered.
 func (c *Consumer) Run(ctx context.Context) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- c.serve(ctx) }()
+	lagCtx, stopLag := context.WithCancel(ctx)
+	lagDone := make(chan struct{})
+	go func() { defer close(lagDone); c.measureLag(lagCtx, cmp.Or(c.cfg.LagInterval, DefaultLagInterval)) }()
+	defer func() { stopLag(); <-lagDone }()
 	c.log.Info("consumer started", "group", c.cfg.Group, "topic", c.cfg.Kafka.Topic, "health", c.Addr())
 	for ctx.Err() == nil {
 		fetches := c.poll(ctx)
@@ -167,7 +184,10 @@ func (c *Consumer) Run(ctx context.Context) error {
 			}
 		})
 		if err := c.handle(ctx, fetches); err != nil {
-			c.log.Warn("batch not committed; it will be redelivered", "err", err)
+			// Only stopping ends handle's retries: poll no further.
+			c.log.Warn("stopping with a batch not committed; it will be redelivered", "err", err)
+			c.client.AllowRebalance() // else leaving the group blocks
+			break
 		}
 		c.client.AllowRebalance()
 	}
@@ -199,23 +219,17 @@ func (c *Consumer) poll(ctx context.Context) kgo.Fetches {
 func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	var recs []store.Record
 	var all, origin []*kgo.Record
+	var poison []*kgo.Record
+	var reasons []error
 	now := c.now().UTC()
-	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
-		if n := len(p.Records); n > 0 {
-			lag := p.HighWatermark - (p.Records[n-1].Offset + 1)
-			c.metrics.lag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(lag))
-		}
-	})
 	// Work in hand finishes even when shutdown starts, within the grace.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ShutdownGrace)
+	wctx, cancel := graceContext(ctx, c.cfg.ShutdownGrace)
 	defer cancel()
 	for rec := range fetches.RecordsAll() {
 		all = append(all, rec)
 		sr, err := decodeRecord(rec, now)
 		if err != nil {
-			if derr := c.deadLetter(wctx, rec, err); derr != nil {
-				return derr
-			}
+			poison, reasons = append(poison, rec), append(reasons, err)
 			continue
 		}
 		recs = append(recs, sr)
@@ -224,12 +238,73 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	if len(all) == 0 {
 		return nil
 	}
+	b := c.newBackoff()
+	for i := 0; i < len(poison); {
+		if err := c.deadLetter(wctx, poison[i], reasons[i]); err != nil {
+			if werr := b.wait(wctx, err); werr != nil {
+				return werr
+			}
+			continue
+		}
+		i++
+	}
 	if err := c.write(wctx, recs, origin); err != nil {
 		return err
 	}
 	if err := c.client.CommitRecords(wctx, all...); err != nil {
-		return fmt.Errorf("commit offsets: %w", err)
+		// Every record is stored or dead-lettered: a later commit covers
+		// these offsets, and a redelivery meanwhile is skipped by the store.
+		c.log.Warn("offsets not committed; the stored batch may be redelivered", "err", err)
 	}
+	return nil
+}
+
+// graceContext is a context that ends grace after ctx does: the time the
+// work in hand still has once the consumer is stopping.
+func graceContext(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var mu sync.Mutex
+	var timer *time.Timer
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		timer = time.AfterFunc(grace, cancel)
+	})
+	return wctx, func() {
+		stop()
+		mu.Lock()
+		if timer != nil {
+			timer.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
+}
+
+// maxRetryBackoff caps the doubling of RetryBackoff between attempts.
+const maxRetryBackoff = 10 * time.Second
+
+// backoff paces the retries of one batch: RetryBackoff doubling up to
+// maxRetryBackoff.
+type backoff struct {
+	c    *Consumer
+	next time.Duration
+}
+
+func (c *Consumer) newBackoff() *backoff { return &backoff{c: c, next: c.cfg.RetryBackoff} }
+
+// wait logs err, then sleeps for the next backoff; it returns err (with
+// why) when ctx ends first.
+func (b *backoff) wait(ctx context.Context, err error) error {
+	b.c.log.Warn("batch not stored or committed yet; retrying", "backoff", b.next, "err", err)
+	t := time.NewTimer(b.next)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("%w (stopping: %w)", err, ctx.Err())
+	case <-t.C:
+	}
+	b.next = min(b.next*2, maxRetryBackoff)
 	return nil
 }
 
@@ -255,55 +330,70 @@ const resultIDConflict = "id_conflict"
 // write stores recs, retrying with backoff until it succeeds or ctx ends.
 // A record the store refuses as invalid, or as an id conflict, is
 // dead-lettered and the rest is written again; origin[i] is the Kafka
-// record of recs[i].
+// record of recs[i]. Every other failure is the store's: it is counted,
+// makes readiness DOWN until a write succeeds, and the same records are
+// tried again.
 func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo.Record) error {
-	backoff := c.cfg.RetryBackoff
+	b := c.newBackoff()
 	for len(recs) > 0 {
-		n, err := c.store.Write(ctx, recs)
+		actx, cancel := context.WithTimeout(ctx, c.cfg.WriteTimeout)
+		n, err := c.store.Write(actx, recs)
+		cancel()
 		if err == nil {
+			c.storeHealth.ok()
 			c.metrics.events.WithLabelValues("consumer", "stored").Add(float64(n))
 			return nil
 		}
 		var ce *store.ConflictError
 		if errors.As(err, &ce) && validIndexes(ce.Indexes, len(recs)) {
 			drop := make(map[int]bool, len(ce.Indexes))
+			var derr error
 			for _, i := range ce.Indexes {
 				reason := fmt.Errorf("%w: id %q from %s is already stored with other content", store.ErrIDConflict, recs[i].ID, recs[i].Identity)
-				if derr := c.deadLetter(ctx, origin[i], reason); derr != nil {
-					return derr
+				if derr = c.deadLetter(ctx, origin[i], reason); derr != nil {
+					break // those dead-lettered are dropped; the next write names the rest again
 				}
 				c.metrics.events.WithLabelValues("consumer", resultIDConflict).Inc()
 				drop[i] = true
 			}
-			var keptRecs []store.Record
-			var keptOrigin []*kgo.Record
-			for i := range recs {
-				if !drop[i] {
-					keptRecs, keptOrigin = append(keptRecs, recs[i]), append(keptOrigin, origin[i])
+			recs, origin = without(recs, origin, drop)
+			if derr != nil {
+				if werr := b.wait(ctx, derr); werr != nil {
+					return werr
 				}
 			}
-			recs, origin = keptRecs, keptOrigin
 			continue
 		}
 		var re *store.RecordError
 		if errors.As(err, &re) && errors.Is(err, store.ErrInvalidRecord) && re.Index >= 0 && re.Index < len(recs) {
 			if derr := c.deadLetter(ctx, origin[re.Index], err); derr != nil {
-				return derr
+				if werr := b.wait(ctx, derr); werr != nil {
+					return werr
+				}
+				continue
 			}
-			recs = append(recs[:re.Index:re.Index], recs[re.Index+1:]...)
-			origin = append(origin[:re.Index:re.Index], origin[re.Index+1:]...)
+			recs, origin = without(recs, origin, map[int]bool{re.Index: true})
 			continue
 		}
+		c.storeHealth.failed(c.now(), err)
 		c.metrics.events.WithLabelValues("consumer", "failed").Add(float64(len(recs)))
-		c.log.Warn("store write failed; retrying", "records", len(recs), "backoff", backoff, "err", err)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("store %d records: %w", len(recs), err)
-		case <-time.After(backoff):
+		if werr := b.wait(ctx, fmt.Errorf("store %d records: %w", len(recs), err)); werr != nil {
+			return werr
 		}
-		backoff = min(backoff*2, 10*time.Second)
 	}
 	return nil
+}
+
+// without returns recs and origin less the positions in drop.
+func without(recs []store.Record, origin []*kgo.Record, drop map[int]bool) ([]store.Record, []*kgo.Record) {
+	var keptRecs []store.Record
+	var keptOrigin []*kgo.Record
+	for i := range recs {
+		if !drop[i] {
+			keptRecs, keptOrigin = append(keptRecs, recs[i]), append(keptOrigin, origin[i])
+		}
+	}
+	return keptRecs, keptOrigin
 }
 
 // validIndexes reports whether idx is a non-empty list of positions in a

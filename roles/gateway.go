@@ -45,6 +45,10 @@ type GatewayConfig struct {
 	// Clock stamps events that come without a timestamp and judges
 	// certificate expiry in health answers; nil means time.Now.
 	Clock func() time.Time `mapstructure:"-"`
+	// Downstream, when set, says why the pipeline behind the gateway does
+	// not drain (nil: it does); its reasons make readiness DOWN. logsys
+	// all passes the consumer's store health.
+	Downstream func() []string `mapstructure:"-"`
 }
 
 // ForwardConfig configures the gateway->producer hop.
@@ -243,10 +247,14 @@ func (g *Gateway) build(ctx context.Context) error {
 }
 
 func (g *Gateway) healthExtra() []string {
+	var reasons []string
 	if g.fwd.br.current() == breakerOpen {
-		return []string{"circuit breaker to the producer is open"}
+		reasons = append(reasons, "circuit breaker to the producer is open")
 	}
-	return nil
+	if g.cfg.Downstream != nil {
+		reasons = append(reasons, g.cfg.Downstream()...)
+	}
+	return reasons
 }
 
 // Handler returns the gateway's HTTP handler, for measurements that serve

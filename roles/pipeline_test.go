@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,6 +25,9 @@ type pipeline struct {
 	gateway  *Gateway
 	stops    map[string]func()
 	clock    func() time.Time
+	// live is the running consumer, whose store health the gateway
+	// reports as logsys all's does.
+	live atomic.Pointer[Consumer]
 }
 
 func fastIdentity(pkiDir, name string) tlsx.Identity {
@@ -82,6 +86,12 @@ func startPipelineOpts(t *testing.T, o pipelineOptions) *pipeline {
 	gc.Identity, gc.Addr, gc.LivenessAddr, gc.Logger = fastIdentity(p.pkiDir, "gateway"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
 	gc.Producer.URL = "https://" + p.producer.Addr() + "/internal/v1/events"
 	gc.SharedStore, gc.Clock = p.store, p.clock
+	gc.Downstream = func() []string {
+		if c := p.live.Load(); c != nil {
+			return c.StoreReasons()
+		}
+		return nil
+	}
 	if p.gateway, err = NewGateway(context.Background(), gc); err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +138,7 @@ func (p *pipeline) startConsumer() { p.startConsumerWith(nil) }
 func (p *pipeline) startConsumerWith(edit func(*ConsumerConfig)) {
 	p.t.Helper()
 	cc := DefaultConsumerConfig()
+	cc.LagInterval = 100 * time.Millisecond
 	if edit != nil {
 		edit(&cc)
 	}
@@ -138,11 +149,13 @@ func (p *pipeline) startConsumerWith(edit func(*ConsumerConfig)) {
 	if p.consumer, err = NewConsumer(context.Background(), cc); err != nil {
 		p.t.Fatal(err)
 	}
+	p.live.Store(p.consumer)
 	p.run("consumer", p.consumer.Run)
 }
 
 func (p *pipeline) stopConsumer() {
 	p.stops["consumer"]()
+	p.live.Store(nil)
 	p.consumer.Close()
 	p.consumer = nil
 }

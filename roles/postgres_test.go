@@ -2,72 +2,95 @@ package roles
 
 import (
 	"context"
-	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"logsys/internal/testutil"
 	"logsys/store"
 )
 
-// TestConsumerRidesOutPostgresRestart sends events through the pipeline
-// into a real PostgreSQL (TLS, certificate auth) and restarts the server in
-// the middle: the consumer retries, and every accepted event is stored
-// exactly once.
-func TestConsumerRidesOutPostgresRestart(t *testing.T) {
-	dsn, restart := os.Getenv("LOGSYS_TEST_PG_DSN"), os.Getenv("LOGSYS_TEST_PG_RESTART")
+// pgEnv returns the test server's DSN and restart command, skipping
+// (failing under CI) without them.
+func pgEnv(t *testing.T) (dsn, restart string) {
+	t.Helper()
+	dsn, restart = os.Getenv("LOGSYS_TEST_PG_DSN"), os.Getenv("LOGSYS_TEST_PG_RESTART")
 	if dsn == "" || restart == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("CI is set but LOGSYS_TEST_PG_DSN/LOGSYS_TEST_PG_RESTART are not: .ci/run must start PostgreSQL")
 		}
 		t.Skip("no PostgreSQL: set LOGSYS_TEST_PG_DSN and LOGSYS_TEST_PG_RESTART (eval \"$(.ci/postgres.sh start PKI_DIR)\")")
 	}
+	return dsn, restart
+}
+
+// TestConsumerRidesOutPostgresRestart sends events through the pipeline
+// into a real PostgreSQL (TLS, certificate auth) and restarts the server in
+// the middle of the load: the consumer retries, and every accepted event is
+// stored exactly once.
+func TestConsumerRidesOutPostgresRestart(t *testing.T) {
+	dsn, restart := pgEnv(t)
 	p := startPipelineWith(t, store.Config{DSN: dsn})
-	c := p.client("dev", "client")
-	source := fmt.Sprintf("pg-restart-%d", time.Now().UnixNano())
-	var ids []string
-	send := func(n int) {
-		for i := 0; i < n; i++ {
-			code, body := postJSON(t, c, p.url("/api/v1/logs/batch"), "application/x-ndjson",
-				fmt.Sprintf("{\"message\":\"a%d\",\"source\":%q}\n{\"message\":\"b%d\",\"source\":%q}\n", i, source, i, source))
-			if code != 202 {
-				t.Fatalf("POST: %d %v", code, body)
-			}
-			for _, id := range body["data"].(map[string]any)["ids"].([]any) {
-				ids = append(ids, id.(string))
-			}
-		}
+	l := startLoad(t, p, "pg-restart", 4, 5*time.Millisecond)
+	l.waitAccepted(t, 200)
+	if out, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+		t.Fatalf("restart PostgreSQL: %v\n%s", err, out)
 	}
-	send(50)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		out, err := exec.Command("sh", "-c", restart).CombinedOutput()
-		if err != nil {
-			t.Errorf("restart PostgreSQL: %v\n%s", err, out)
-		}
-	}()
-	send(100)
-	wg.Wait()
-	send(50)
-	testutil.Eventually(t, 60*time.Second, fmt.Sprintf("all %d events in PostgreSQL", len(ids)), func() bool {
-		recs, err := p.store.Query(context.Background(), store.Filter{Source: source, Limit: store.MaxLimit})
-		if err != nil {
-			return false // the server may still be coming back
-		}
-		seen := map[string]int{}
-		for _, r := range recs {
-			seen[r.ID]++
-		}
-		for _, id := range ids {
-			if seen[id] != 1 {
-				return false
-			}
-		}
-		return len(recs) == len(ids)
+	l.waitAccepted(t, l.count()+200)
+	l.requireAllStoredOnce(t, p.store)
+}
+
+// TestPostgresTableLockedLongerThanGrace: another session holds an ACCESS
+// EXCLUSIVE lock on log_events for ten graces while events flow: every
+// write attempt hangs until write_timeout, readiness is DOWN with the
+// reason, the lag grows; after the lock is released everything is stored
+// once and readiness is back.
+func TestPostgresTableLockedLongerThanGrace(t *testing.T) {
+	dsn, _ := pgEnv(t)
+	p := startPipelineWith(t, store.Config{DSN: dsn})
+	p.stopConsumer()
+	p.startConsumerWith(outageConsumer)
+	l := startLoad(t, p, "pg-lock", 4, 5*time.Millisecond)
+	l.waitAccepted(t, 200)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err == nil {
+		_, err = tx.Exec(ctx, "LOCK TABLE log_events IN ACCESS EXCLUSIVE MODE")
+	}
+	if err != nil {
+		t.Fatalf("lock log_events: %v", err)
+	}
+	locked := time.Now()
+	testutil.Eventually(t, 10*time.Second, "consumer readiness DOWN", func() bool {
+		code, v := p.readiness(t, p.consumer.Addr())
+		return code == http.StatusServiceUnavailable && hasReason(v, "store writes failing since ")
 	})
+	during := l.count()
+	l.waitAccepted(t, during+100)
+	if lag := p.lag(t); lag < 100 {
+		t.Errorf("lag %v during the outage, want at least the 100 events accepted meanwhile", lag)
+	}
+	if d := 10*outageGrace - time.Since(locked); d > 0 {
+		time.Sleep(d)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("unlock: %v", err)
+	}
+	testutil.Eventually(t, 20*time.Second, "consumer readiness back UP", func() bool {
+		code, _ := p.readiness(t, p.consumer.Addr())
+		return code == http.StatusOK
+	})
+	l.requireAllStoredOnce(t, p.store)
+	t.Logf("lock held %v: %v failed attempts", time.Since(locked).Round(time.Millisecond),
+		testutil.MetricValue(t, p.consumer.metrics.reg, "logsys_consumer_store_failures_total", nil))
 }

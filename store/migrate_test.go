@@ -11,6 +11,9 @@ import (
 	"logsys/event"
 )
 
+// columnsV1 are log_events' columns at schema version 1.
+const columnsV1 = "id, level, message, source, timestamp, metadata, producer_identity, kafka_partition, kafka_offset, received_at"
+
 // TestMigrationToKeyPerIdentity fills a database at schema version 1 (key:
 // id) the way the previous release wrote it, then opens it: every row is
 // kept as it was, and the key is now (identity, id).
@@ -41,7 +44,7 @@ func TestMigrationToKeyPerIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, r := range legacy {
-				if _, err := s.db.ExecContext(ctx, `INSERT INTO log_events (`+columns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				if _, err := s.db.ExecContext(ctx, `INSERT INTO log_events (`+columnsV1+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 					r.ID, string(r.Level), r.Message, r.Source, r.Timestamp.UnixMicro(), legacyMD[i], r.Identity,
 					r.KafkaPartition, r.KafkaOffset, r.ReceivedAt.UnixMicro()); err != nil {
 					t.Fatal(err)
@@ -57,7 +60,7 @@ func TestMigrationToKeyPerIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, r := range legacy {
-				if _, err := s.pool.Exec(ctx, `INSERT INTO log_events (`+columns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+				if _, err := s.pool.Exec(ctx, `INSERT INTO log_events (`+columnsV1+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 					r.ID, string(r.Level), r.Message, r.Source, r.Timestamp, legacyMD[i], r.Identity,
 					r.KafkaPartition, r.KafkaOffset, r.ReceivedAt); err != nil {
 					t.Fatal(err)
@@ -70,8 +73,8 @@ func TestMigrationToKeyPerIdentity(t *testing.T) {
 		got, err := s.(interface {
 			versions(context.Context) ([]int, error)
 		}).versions(ctx)
-		if err != nil || !slices.Equal(got, []int{1, 2}) {
-			t.Fatalf("applied migrations = %v, %v; want [1 2]", got, err)
+		if err != nil || !slices.Equal(got, []int{1, 2, 3}) {
+			t.Fatalf("applied migrations = %v, %v; want [1 2 3]", got, err)
 		}
 		if recs := all(t, s, "mig"); !reflect.DeepEqual(recs, legacy) {
 			t.Fatalf("after migration:\n got %#v\nwant %#v", recs, legacy)

@@ -156,7 +156,7 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		if r.metadata != nil {
 			md = r.metadata
 		}
-		return []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt, int32(i - 1)}, nil
+		return []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt, r.timestampFilled, int32(i - 1)}, nil
 	})
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"log_events_staging"}, columnList, src); err != nil {
 		if rowErr != nil {
@@ -175,8 +175,8 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		// earlier record of recs, or one stored before.
 		rows, err := tx.Query(ctx, `SELECT s.batch_index FROM log_events_staging s
 			JOIN log_events e ON e.producer_identity = s.producer_identity AND e.id = s.id
-			WHERE (e.level, e.message, e.source, e.timestamp, e.metadata)
-				IS DISTINCT FROM (s.level, s.message, s.source, s.timestamp, s.metadata)
+			WHERE (e.level, e.message, e.source, e.metadata) IS DISTINCT FROM (s.level, s.message, s.source, s.metadata)
+				OR (e.timestamp <> s.timestamp AND NOT (e.timestamp_filled AND s.timestamp_filled))
 			ORDER BY s.batch_index`)
 		if err != nil {
 			return 0, fmt.Errorf("write: compare: %w", err)
@@ -226,7 +226,7 @@ func (s *pgStore) Query(ctx context.Context, f Filter) ([]Record, error) {
 		var level string
 		var md []byte
 		if err := rows.Scan(&rec.ID, &level, &rec.Message, &rec.Source, &rec.Timestamp, &md,
-			&rec.Identity, &rec.KafkaPartition, &rec.KafkaOffset, &rec.ReceivedAt); err != nil {
+			&rec.Identity, &rec.KafkaPartition, &rec.KafkaOffset, &rec.ReceivedAt, &rec.TimestampFilled); err != nil {
 			return nil, fmt.Errorf("query: scan: %w", err)
 		}
 		rec.Level = event.Level(level)

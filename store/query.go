@@ -7,7 +7,7 @@ import (
 )
 
 // columns lists log_events' columns in the order rows are written and read.
-const columns = "id, level, message, source, timestamp, metadata, producer_identity, kafka_partition, kafka_offset, received_at"
+const columns = "id, level, message, source, timestamp, metadata, producer_identity, kafka_partition, kafka_offset, received_at, timestamp_filled"
 
 // selectSQL builds the query for a normalised filter. placeholder(n) is
 // the dialect's n-th parameter marker (1-based); timeArg converts a bound

@@ -21,6 +21,7 @@ type row struct {
 	offset                               int64
 	timestamp, receivedAt                time.Time // UTC, microseconds
 	metadata                             []byte    // JSON object; nil is NULL
+	timestampFilled                      bool      // set by the gateway, not the client
 }
 
 // Validate reports whether Write accepts r: exactly the event's rules
@@ -50,6 +51,7 @@ func toRow(rec Record, now time.Time) (row, error) {
 		id: ev.ID, level: string(ev.Level), message: ev.Message, source: ev.Source, identity: ev.Identity,
 		partition: rec.KafkaPartition, offset: rec.KafkaOffset,
 		timestamp: micro(ev.Timestamp), receivedAt: micro(rec.ReceivedAt), metadata: md,
+		timestampFilled: ev.TimestampFilled,
 	}, nil
 }
 
@@ -78,11 +80,14 @@ func decodeMetadata(js []byte) (map[string]any, error) {
 }
 
 // sameContent reports whether rows a and b have the same content (see
-// Store): equal level, message, source, timestamp and metadata, the last
-// compared as JSON values so that rows encoded by another version of the
-// encoder still compare equal.
+// Store): equal level, message, source, timestamp (unless the gateway
+// filled both) and metadata, the last compared as JSON values so that rows
+// encoded by another version of the encoder still compare equal.
 func sameContent(a, b row) bool {
-	if a.level != b.level || a.message != b.message || a.source != b.source || !a.timestamp.Equal(b.timestamp) {
+	if a.level != b.level || a.message != b.message || a.source != b.source {
+		return false
+	}
+	if !(a.timestampFilled && b.timestampFilled) && !a.timestamp.Equal(b.timestamp) {
 		return false
 	}
 	if a.metadata == nil || b.metadata == nil {

@@ -163,7 +163,7 @@ func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO log_events (`+columns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (producer_identity, id) DO NOTHING`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (producer_identity, id) DO NOTHING`)
 	if err != nil {
 		return 0, fmt.Errorf("write: prepare: %w", err)
 	}
@@ -182,7 +182,7 @@ func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 			md = string(r.metadata)
 		}
 		res, err := stmt.ExecContext(ctx, r.id, r.level, r.message, r.source, r.timestamp.UnixMicro(), md,
-			r.identity, r.partition, r.offset, r.receivedAt.UnixMicro())
+			r.identity, r.partition, r.offset, r.receivedAt.UnixMicro(), r.timestampFilled)
 		if err != nil {
 			return 0, fmt.Errorf("write: insert record %d: %w", i, err)
 		}
@@ -195,7 +195,7 @@ func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 			continue
 		}
 		if stored == nil {
-			if stored, err = tx.PrepareContext(ctx, `SELECT level, message, source, timestamp, metadata
+			if stored, err = tx.PrepareContext(ctx, `SELECT level, message, source, timestamp, metadata, timestamp_filled
 				FROM log_events WHERE producer_identity = ? AND id = ?`); err != nil {
 				return 0, fmt.Errorf("write: prepare: %w", err)
 			}
@@ -203,7 +203,7 @@ func (s *sqliteStore) Write(ctx context.Context, recs []Record) (int, error) {
 		}
 		old := row{}
 		var ts int64
-		if err := stored.QueryRowContext(ctx, r.identity, r.id).Scan(&old.level, &old.message, &old.source, &ts, &old.metadata); err != nil {
+		if err := stored.QueryRowContext(ctx, r.identity, r.id).Scan(&old.level, &old.message, &old.source, &ts, &old.metadata, &old.timestampFilled); err != nil {
 			return 0, fmt.Errorf("write: read stored record %d: %w", i, err)
 		}
 		old.timestamp = time.UnixMicro(ts).UTC()
@@ -238,7 +238,7 @@ func (s *sqliteStore) Query(ctx context.Context, f Filter) ([]Record, error) {
 		var ts, recv int64
 		var md []byte
 		if err := rows.Scan(&rec.ID, &level, &rec.Message, &rec.Source, &ts, &md,
-			&rec.Identity, &rec.KafkaPartition, &rec.KafkaOffset, &recv); err != nil {
+			&rec.Identity, &rec.KafkaPartition, &rec.KafkaOffset, &recv, &rec.TimestampFilled); err != nil {
 			return nil, fmt.Errorf("query: scan: %w", err)
 		}
 		rec.Level = event.Level(level)

@@ -33,7 +33,10 @@ type Record struct {
 // identities is two records, so no sender can claim the IDs of another.
 // Two records with one key have the same content when their Level, Message,
 // Source, Timestamp (to the microsecond) and Metadata (as JSON values) are
-// equal; KafkaPartition, KafkaOffset and ReceivedAt are not content.
+// equal; KafkaPartition, KafkaOffset and ReceivedAt are not content. When
+// both have TimestampFilled (the gateway set the timestamp: the client
+// sent none, and its retry got another), their Timestamps are not content
+// either; the stored one is kept.
 type Store interface {
 	// Write stores recs in one transaction, idempotently by key. Write
 	// accepts exactly the records event.Event.Validate accepts (with

@@ -81,7 +81,8 @@ var docs = map[string]string{
 	"consumer.group":          "Kafka consumer group",
 	"consumer.batch_size":     "most records written to the store at once",
 	"consumer.flush_interval": "how long a partial batch may wait to fill; 0: write at once",
-	"consumer.retry_backoff":  "pause before retrying a failed store write",
+	"consumer.retry_backoff":  "pause before retrying a failed store write (doubling up to 10s)",
+	"consumer.write_timeout":  "longest one attempt to store a batch may take before it is retried",
 
 	"all":                    "`logsys all`: everything in one process on loopback. data_dir holds pki/, kafka/, store/ and identities/; it owns the roles' pki_dir, brokers, producer url and store (setting those is an error), and ca_url etc. with use_ca.",
 	"all.data_dir":           "where the PKI, broker data, store and CA-issued identities live",
