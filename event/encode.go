@@ -13,7 +13,7 @@ import (
 
 // AppendJSON appends the JSON form of e (the form the gateway forwards and
 // Kafka keeps, decoded by DecodeForwarded) to b: the fields of Event in
-// their order, metadata and identity omitted when empty. It is
+// their order, metadata, identity and timestamp_filled omitted when empty. It is
 // json.Marshal(e) without reflection and without escaping HTML; the two
 // decode to the same Event. Metadata values of types other than those
 // encoding/json decodes into are encoded by encoding/json.
@@ -42,6 +42,9 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	if e.Identity != "" {
 		b = append(b, `,"identity":`...)
 		b = appendString(b, e.Identity)
+	}
+	if e.TimestampFilled {
+		b = append(b, `,"timestamp_filled":true`...)
 	}
 	return append(b, '}'), nil
 }
