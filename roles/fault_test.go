@@ -18,7 +18,9 @@ import (
 // releases it.
 func lockSQLite(t *testing.T, dataDir string) (unlock func()) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(dataDir, store.SQLiteFile))
+	// Wait for the consumer's transaction in progress, as its own
+	// connections wait for each other.
+	db, err := sql.Open("sqlite", filepath.Join(dataDir, store.SQLiteFile)+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}
