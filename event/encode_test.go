@@ -26,6 +26,7 @@ func TestAppendJSONMatchesEncodingJSON(t *testing.T) {
 		{ID: "a", Level: Info, Message: "m", Source: "s", Timestamp: time.Unix(0, 0).UTC()},
 		{ID: "a\"b\\c", Level: Warn, Message: "tab\tnl\ncr\r\x01\x1f <&> \u2028\u2029 é 世", Source: "s", Timestamp: ts,
 			Identity: "spiffe://logsys.local/dev/client"},
+		{ID: "f", Level: Info, Message: "m", Source: "s", Timestamp: ts, Identity: "spiffe://logsys.local/dev/client", TimestampFilled: true},
 		{ID: "b", Level: Error, Message: "bad \xff utf8", Source: "s", Timestamp: ts, Metadata: map[string]any{}},
 		{ID: "c", Level: Debug, Message: "m", Source: "s", Timestamp: ts, Metadata: map[string]any{
 			"z": 1.0, "a": []any{1e20, 1e21, -0.0, 1e-7, 123456789.125, 0.000001, nil, true, false, "x<y>"},

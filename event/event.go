@@ -88,7 +88,7 @@ func Decode(data []byte, now time.Time) (Event, error) { return DecodeFrom(data,
 // peer, stamped as Identity before validation): the gateway's path. An
 // event it returns without error is one every store accepts.
 func DecodeFrom(data []byte, now time.Time, identity string) (Event, error) {
-	e, ok := parseFast(data)
+	e, ok := parseFast(data, false)
 	if !ok {
 		var err error
 		if e, err = parseJSON(data); err != nil {
@@ -173,10 +173,15 @@ var ErrNotJSON = errors.New("not a JSON event")
 // DecodeForwarded parses an event in the form the gateway forwards it (the
 // JSON of Event, identity included; nothing is filled in) and validates it
 // with the same rules as Decode: the producer's and the consumer's path.
+// The common form is parsed without reflection (parseFast); anything
+// else, and every error, by encoding/json.
 func DecodeForwarded(data []byte) (Event, error) {
-	var e Event
-	if err := json.Unmarshal(data, &e); err != nil {
-		return Event{}, fmt.Errorf("%w: %w", ErrNotJSON, err)
+	e, ok := parseFast(data, true)
+	if !ok {
+		e = Event{}
+		if err := json.Unmarshal(data, &e); err != nil {
+			return Event{}, fmt.Errorf("%w: %w", ErrNotJSON, err)
+		}
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err

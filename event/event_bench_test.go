@@ -95,7 +95,7 @@ func BenchmarkParse(b *testing.B) {
 		b.Run(name+"/fast", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, ok := parseFast(in); !ok {
+				if _, ok := parseFast(in, false); !ok {
 					b.Fatal("parseFast refused")
 				}
 			}
@@ -109,4 +109,38 @@ func BenchmarkParse(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDecodeForwarded compares the consumer's decode of a record (the
+// gateway's AppendJSON of the typical event, identity included) with the
+// fast parser and with encoding/json alone, validation included in both.
+func BenchmarkDecodeForwarded(b *testing.B) {
+	e, err := DecodeFrom(benchInputs["typical"], time.Now(), "spiffe://logsys.local/dev/client")
+	if err != nil {
+		b.Fatal(err)
+	}
+	wire, err := e.AppendJSON(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("fast", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := DecodeForwarded(wire); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var ev Event
+			if err := json.Unmarshal(wire, &ev); err != nil {
+				b.Fatal(err)
+			}
+			if err := ev.Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

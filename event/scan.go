@@ -6,19 +6,22 @@ import (
 	"unicode/utf8"
 )
 
-// parseFast is the common case of DecodeFrom's parse, without reflection:
-// one JSON object whose keys are exactly id, level, message, source,
-// timestamp and metadata, each at most once, the first five JSON strings
-// without \u escapes, metadata null or an object of strings (without \u
-// escapes), numbers, booleans, nulls, arrays and objects. On anything else
-// (other keys, "identity", nulls in the first five, invalid UTF-8,
-// numbers encoding/json cannot decode, a timestamp that is not RFC 3339,
-// metadata over MaxMetadataBytes, trailing data, any JSON error) it
-// returns ok false and DecodeFrom parses with encoding/json, which then
-// also reports the error. When ok, e holds what encoding/json would have
-// decoded (FuzzParseFastAgrees checks it); nothing is filled or
-// validated yet.
-func parseFast(data []byte) (e Event, ok bool) {
+// parseFast is the common case of DecodeFrom's parse (and, forwarded, of
+// DecodeForwarded's), without reflection: one JSON object whose keys are
+// exactly id, level, message, source, timestamp and metadata (forwarded:
+// also identity and timestamp_filled), each at most once, the text fields
+// JSON strings without \u escapes, metadata null or an object of strings
+// (without \u escapes), numbers, booleans, nulls, arrays and objects,
+// timestamp_filled true or false. On anything else (other keys, "identity"
+// when not forwarded, nulls in the text fields, invalid UTF-8, numbers
+// encoding/json cannot decode, a timestamp that is not RFC 3339 (forwarded:
+// an empty one too), metadata over MaxMetadataBytes, trailing data, any
+// JSON error) it returns ok false and the caller parses with encoding/json,
+// which then also reports the error. When ok, e holds what encoding/json
+// would have decoded (into input for DecodeFrom, into Event when
+// forwarded; FuzzParseFastAgrees and FuzzParseForwardedAgrees check it);
+// nothing is filled or validated yet.
+func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
 	s := scanner{data: data}
 	s.space()
 	if !s.byte('{') {
@@ -42,6 +45,24 @@ func parseFast(data []byte) (e Event, ok bool) {
 		s.space()
 		var bit uint8
 		switch key {
+		case "identity":
+			if !forwarded {
+				return Event{}, false
+			}
+			bit = 64
+			e.Identity, ok = s.str()
+		case "timestamp_filled":
+			if !forwarded {
+				return Event{}, false
+			}
+			bit = 128
+			switch {
+			case s.literal("true"):
+				e.TimestampFilled = true
+			case s.literal("false"):
+			default:
+				ok = false
+			}
 		case "id":
 			bit = 1
 			e.ID, ok = s.str()
@@ -59,8 +80,8 @@ func parseFast(data []byte) (e Event, ok bool) {
 		case "timestamp":
 			bit = 16
 			var ts string
-			if ts, ok = s.str(); ok && ts != "" {
-				e.Timestamp, ok = parseTime(ts)
+			if ts, ok = s.str(); ok && (ts != "" || forwarded) {
+				e.Timestamp, ok = parseTime(ts, forwarded)
 			}
 		case "metadata":
 			bit = 32
@@ -96,8 +117,15 @@ func parseFast(data []byte) (e Event, ok bool) {
 	}
 }
 
-// parseTime is the timestamp rule of DecodeFrom.
-func parseTime(ts string) (time.Time, bool) {
+// parseTime is the timestamp rule of DecodeFrom (time.Parse), or, strict,
+// the parse encoding/json applies to a forwarded event's time.Time (its
+// UnmarshalJSON: RFC 3339 without the leniencies of time.Parse).
+func parseTime(ts string, strict bool) (time.Time, bool) {
+	if strict {
+		var t time.Time
+		err := t.UnmarshalText([]byte(ts))
+		return t, err == nil
+	}
 	t, err := time.Parse(time.RFC3339Nano, ts)
 	return t, err == nil
 }
@@ -136,8 +164,9 @@ func (s *scanner) end() bool {
 	return s.i == len(s.data)
 }
 
-// plainKey reads an object key of ASCII letters only (no escapes), as a
-// string that does not allocate when it names a known field.
+// plainKey reads an object key of lower-case ASCII letters and
+// underscores only (no escapes), as a string that does not allocate when
+// it names a known field.
 func (s *scanner) plainKey() (string, bool) {
 	if !s.byte('"') {
 		return "", false
@@ -150,7 +179,7 @@ func (s *scanner) plainKey() (string, bool) {
 			s.i++
 			return string(k), true
 		}
-		if c < 'a' || c > 'z' {
+		if (c < 'a' || c > 'z') && c != '_' {
 			return "", false
 		}
 		s.i++

@@ -1,6 +1,7 @@
 package event
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -50,7 +51,7 @@ func TestParseFastAgrees(t *testing.T) {
 // than encoding/json; it reports whether parseFast took it.
 func checkParseFast(t *testing.T, data []byte) bool {
 	t.Helper()
-	got, ok := parseFast(data)
+	got, ok := parseFast(data, false)
 	if !ok {
 		return false
 	}
@@ -103,4 +104,65 @@ func TestDecodeFromFastAndSlowAgree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// forwardedInputs are records as the gateway forwards events, and inputs
+// parseFast (forwarded) leaves to encoding/json.
+var forwardedInputs = []string{
+	`{"id":"a","level":"INFO","message":"m","source":"s","timestamp":"2026-01-02T15:04:05.123456789+05:30","identity":"spiffe://x/y"}`,
+	`{"id":"a","level":"INFO","message":"m","source":"s","timestamp":"2026-01-02T15:04:05Z","metadata":{"a":[1,"b",null]},"identity":"i","timestamp_filled":true}`,
+	`{"id":"a","level":"INFO","message":"m","source":"s","timestamp":"2026-01-02T15:04:05Z","timestamp_filled":false}`,
+	`{"message":"m","source":"s","metadata":null}`,
+	`{"message":"m","source":"s","timestamp":""}`,
+	`{"message":"m","source":"s","timestamp":"2026-01-02T24:00:00Z"}`,
+	`{"message":"m","source":"s","timestamp":"2026-01-02T15:04:05+5:30"}`,
+	`{"message":"m","source":"s","timestamp":"2026-01-02t15:04:05z"}`,
+	`{"message":"m","source":"s","timestamp":null}`,
+	`{"message":"m","source":"s","timestamp_filled":null}`,
+	`{"message":"m","source":"s","timestamp_filled":1}`,
+	`{"message":"m","source":"s","identity":"i","identity":"j"}`,
+	`{"message":"m","source":"s","Identity":"i"}`,
+	`{"message":"m","source":"s","other_key":"i"}`,
+}
+
+func TestParseForwardedAgrees(t *testing.T) {
+	t.Parallel()
+	fast := 0
+	for _, in := range append(forwardedInputs, scanInputs...) {
+		if checkParseForwarded(t, []byte(in)) {
+			fast++
+		}
+	}
+	if fast != 8 {
+		t.Errorf("parseFast (forwarded) took %d of the inputs, want 8", fast)
+	}
+}
+
+// checkParseForwarded fails when parseFast, forwarded, takes data and
+// decodes it otherwise than encoding/json decodes it into an Event; it
+// reports whether parseFast took it.
+func checkParseForwarded(t *testing.T, data []byte) bool {
+	t.Helper()
+	got, ok := parseFast(data, true)
+	if !ok {
+		return false
+	}
+	var want Event
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatalf("parseFast (forwarded) took %q, encoding/json refuses it: %v", data, err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q:\nparseFast    %#v\nencoding/json %#v", data, got, want)
+	}
+	return true
+}
+
+// FuzzParseForwardedAgrees: whatever parseFast (forwarded) takes,
+// encoding/json decodes into the same Event; so DecodeForwarded, the
+// consumer's check, answers as it did with encoding/json alone.
+func FuzzParseForwardedAgrees(f *testing.F) {
+	for _, in := range append(forwardedInputs, scanInputs...) {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) { checkParseForwarded(t, data) })
 }

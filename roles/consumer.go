@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -34,7 +35,11 @@ type ConsumerConfig struct {
 	// FlushInterval is how long a partial batch may wait for more records
 	// before it is written; 0 writes whatever one poll returned.
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
-	RetryBackoff  time.Duration `mapstructure:"retry_backoff"`
+	// StoreWriters is how many transactions a batch is written in at once,
+	// split by event key (so that a key's records meet in one of them);
+	// the batch is committed once all are stored.
+	StoreWriters int           `mapstructure:"store_writers"`
+	RetryBackoff time.Duration `mapstructure:"retry_backoff"`
 	// WriteTimeout bounds one attempt to store a batch, so that a store
 	// that hangs (a lock held, a disk that stalls) is seen failing and the
 	// batch is tried again.
@@ -60,7 +65,7 @@ func DefaultConsumerConfig() ConsumerConfig {
 	return ConsumerConfig{
 		Identity: tlsx.DefaultIdentity("consumer"), Addr: ":8082", LivenessAddr: "127.0.0.1:9082",
 		Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(), Group: "log-consumer-group",
-		BatchSize: 5000, RetryBackoff: 200 * time.Millisecond, WriteTimeout: 10 * time.Second,
+		BatchSize: 5000, StoreWriters: 2, RetryBackoff: 200 * time.Millisecond, WriteTimeout: 10 * time.Second,
 		Store: store.Config{DataDir: ".logsys/store"}, ShutdownGrace: 15 * time.Second,
 	}
 }
@@ -81,7 +86,7 @@ func (c ConsumerConfig) Validate() error {
 	if c.Group == "" {
 		errs = append(errs, errors.New("group: is required"))
 	}
-	errs = append(errs, positive(limit{"batch_size", int64(c.BatchSize)}, limit{"retry_backoff", int64(c.RetryBackoff)}, limit{"write_timeout", int64(c.WriteTimeout)})...)
+	errs = append(errs, positive(limit{"batch_size", int64(c.BatchSize)}, limit{"store_writers", int64(c.StoreWriters)}, limit{"retry_backoff", int64(c.RetryBackoff)}, limit{"write_timeout", int64(c.WriteTimeout)})...)
 	errs = append(errs, notNegative(limit{"flush_interval", int64(c.FlushInterval)}, limit{"shutdown_grace", int64(c.ShutdownGrace)})...)
 	if c.SharedStore == nil {
 		if err := c.Store.Validate(); err != nil {
@@ -248,7 +253,7 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 		}
 		i++
 	}
-	if err := c.write(wctx, recs, origin); err != nil {
+	if err := c.writeSplit(wctx, recs, origin); err != nil {
 		return err
 	}
 	if err := c.client.CommitRecords(wctx, all...); err != nil {
@@ -382,6 +387,42 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo
 		}
 	}
 	return nil
+}
+
+// minSplit is the fewest records per transaction worth a writer of its own.
+const minSplit = 500
+
+// writeSplit is write of recs split by key (identity, id) into up to
+// StoreWriters parts written at once, each with write's retries; it
+// returns when every part is stored or dead-lettered, or, stopping, with
+// the errors of the parts that were not (those are redelivered; the parts
+// stored meanwhile are then skipped by the store as redeliveries). A
+// key's records are all in one part, so the store compares them as in one
+// batch.
+func (c *Consumer) writeSplit(ctx context.Context, recs []store.Record, origin []*kgo.Record) error {
+	n := min(c.cfg.StoreWriters, len(recs)/minSplit)
+	if n <= 1 {
+		return c.write(ctx, recs, origin)
+	}
+	parts := make([]struct {
+		recs   []store.Record
+		origin []*kgo.Record
+	}, n)
+	for i := range recs {
+		h := fnv.New32a()
+		h.Write([]byte(recs[i].Identity))
+		h.Write([]byte{0})
+		h.Write([]byte(recs[i].ID))
+		p := &parts[h.Sum32()%uint32(n)]
+		p.recs, p.origin = append(p.recs, recs[i]), append(p.origin, origin[i])
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range parts {
+		wg.Go(func() { errs[i] = c.write(ctx, parts[i].recs, parts[i].origin) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // without returns recs and origin less the positions in drop.

@@ -122,10 +122,14 @@ func pgVersions(ctx context.Context, q interface {
 
 var columnList = append(strings.Split(strings.ReplaceAll(columns, " ", ""), ","), "batch_index")
 
-// Write copies recs into a staging table dropped at commit (with each
-// record's position in recs), then inserts the new ones in that order; when
-// some keys were taken, the staged records are compared with the stored
-// ones. All of it happens in one transaction.
+// Write first copies recs straight into log_events under a savepoint:
+// when no key is taken (the common case: new events) that is all. When
+// the copy fails on the server (a key taken, by a stored record or within
+// recs, or any other error), it is rolled back to the savepoint and recs
+// go the careful way: copied into a staging table dropped at commit (with
+// each record's position in recs), then the new ones inserted in that
+// order; when some keys were taken, the staged records are compared with
+// the stored ones. All of it happens in one transaction.
 func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, ctx.Err()
@@ -135,32 +139,86 @@ func (s *pgStore) Write(ctx context.Context, recs []Record) (int, error) {
 		return 0, fmt.Errorf("write: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE log_events_staging (LIKE log_events INCLUDING DEFAULTS,
-		batch_index integer NOT NULL) ON COMMIT DROP`); err != nil {
-		return 0, fmt.Errorf("write: create staging table: %w", err)
-	}
 	now := time.Now()
+	if n, ok, err := copyDirect(ctx, tx, recs, now); err != nil {
+		return 0, err
+	} else if ok {
+		if err := tx.Commit(ctx); err != nil {
+			return 0, fmt.Errorf("write: commit: %w", err)
+		}
+		return n, nil
+	}
+	return s.writeStaged(ctx, tx, recs, now)
+}
+
+// copyDirect copies recs into log_events under a savepoint; ok is false
+// (and the savepoint rolled back) when the server refused the copy, for
+// Write's staging path to find out why. A record that fails validation is
+// an error, as on every path.
+func copyDirect(ctx context.Context, tx pgx.Tx, recs []Record, now time.Time) (int, bool, error) {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return 0, false, fmt.Errorf("write: savepoint: %w", err)
+	}
+	src, rowErr := copySource(recs, now, false)
+	n, err := sp.CopyFrom(ctx, pgx.Identifier{"log_events"}, columnList[:len(columnList)-1], src)
+	if err == nil {
+		if err := sp.Commit(ctx); err != nil { // releases the savepoint
+			return 0, false, fmt.Errorf("write: release savepoint: %w", err)
+		}
+		return int(n), true, nil
+	}
+	if *rowErr != nil {
+		return 0, false, fmt.Errorf("write: %w", *rowErr)
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return 0, false, fmt.Errorf("write: copy: %w", err) // the connection's, not the data's
+	}
+	if err := sp.Rollback(ctx); err != nil {
+		return 0, false, fmt.Errorf("write: rollback to savepoint: %w", err)
+	}
+	return 0, false, nil
+}
+
+// copySource is the COPY rows of recs (with batch_index when staged);
+// *rowErr is the validation error that ended it, if any (pgx reports a
+// source error as the server's COPY failure).
+func copySource(recs []Record, now time.Time, staged bool) (pgx.CopyFromSource, *error) {
 	i := 0
-	var rowErr error // pgx reports a source error as the server's COPY failure
-	src := pgx.CopyFromFunc(func() ([]any, error) {
+	rowErr := new(error)
+	return pgx.CopyFromFunc(func() ([]any, error) {
 		if i == len(recs) {
 			return nil, nil
 		}
 		r, err := batchRow(i, recs[i], now)
 		i++
 		if err != nil {
-			rowErr = err
+			*rowErr = err
 			return nil, err
 		}
 		var md any
 		if r.metadata != nil {
 			md = r.metadata
 		}
-		return []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt, r.timestampFilled, int32(i - 1)}, nil
-	})
+		row := []any{r.id, r.level, r.message, r.source, r.timestamp, md, r.identity, r.partition, r.offset, r.receivedAt, r.timestampFilled}
+		if staged {
+			row = append(row, int32(i-1))
+		}
+		return row, nil
+	}), rowErr
+}
+
+// writeStaged is Write's careful path, in tx.
+func (s *pgStore) writeStaged(ctx context.Context, tx pgx.Tx, recs []Record, now time.Time) (int, error) {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE log_events_staging (LIKE log_events INCLUDING DEFAULTS,
+		batch_index integer NOT NULL) ON COMMIT DROP`); err != nil {
+		return 0, fmt.Errorf("write: create staging table: %w", err)
+	}
+	src, rowErr := copySource(recs, now, true)
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"log_events_staging"}, columnList, src); err != nil {
-		if rowErr != nil {
-			return 0, fmt.Errorf("write: %w", rowErr)
+		if *rowErr != nil {
+			return 0, fmt.Errorf("write: %w", *rowErr)
 		}
 		return 0, fmt.Errorf("write: copy: %w", classify(err))
 	}

@@ -80,6 +80,7 @@ var docs = map[string]string{
 	"consumer":                "Reads events from Kafka in a consumer group and stores them; its addr serves health and metrics.",
 	"consumer.group":          "Kafka consumer group",
 	"consumer.batch_size":     "most records written to the store at once",
+	"consumer.store_writers":  "transactions a batch is written in at once, split by event key; 1: one",
 	"consumer.flush_interval": "how long a partial batch may wait to fill; 0: write at once",
 	"consumer.retry_backoff":  "pause before retrying a failed store write (doubling up to 10s)",
 	"consumer.write_timeout":  "longest one attempt to store a batch may take before it is retried",
