@@ -57,6 +57,7 @@ type forwarder struct {
 	client   *http.Client
 	url      string
 	maxBatch int
+	maxBytes int64 // frames coalesced into one request at most (one larger request goes alone)
 	retries  int
 	backoff  time.Duration
 	timeout  time.Duration
@@ -126,9 +127,18 @@ func (f *forwarder) close() {
 func (f *forwarder) work() {
 	defer f.wg.Done()
 	batch := make([]*pending, 0, 64)
-	for p := range f.queue {
+	var carry *pending // taken from the queue, left for the next batch: it did not fit
+	for {
+		p := carry
+		carry = nil
+		if p == nil {
+			var ok bool
+			if p, ok = <-f.queue; !ok {
+				return
+			}
+		}
 		batch = append(batch[:0], p)
-		n := p.n
+		n, size := p.n, int64(len(*p.frames))
 	drain:
 		for n < f.maxBatch {
 			select {
@@ -136,8 +146,12 @@ func (f *forwarder) work() {
 				if !ok {
 					break drain
 				}
+				if f.maxBytes > 0 && size+int64(len(*q.frames)) > f.maxBytes {
+					carry = q
+					break drain
+				}
 				batch = append(batch, q)
-				n += q.n
+				n, size = n+q.n, size+int64(len(*q.frames))
 			default:
 				break drain
 			}

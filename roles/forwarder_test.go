@@ -3,7 +3,9 @@ package roles
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -20,12 +22,15 @@ type fakeProducer struct {
 	mu       sync.Mutex
 	statuses []int
 	arrived  []time.Duration
+	sizes    []int // body bytes of each batch
 	start    time.Time
 }
 
 func (p *fakeProducer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.sizes = append(p.sizes, len(body))
 	p.arrived = append(p.arrived, time.Since(p.start))
 	code := p.statuses[min(len(p.arrived), len(p.statuses))-1]
 	w.WriteHeader(code)
@@ -153,4 +158,30 @@ func equalDurations(a, b []time.Duration) bool {
 		}
 	}
 	return true
+}
+
+// TestForwarderBoundsCoalescedBytes: requests queued together are
+// coalesced only up to max_batch_bytes; the one that does not fit goes in
+// the next batch (not dropped, not failed), and each request is answered.
+func TestForwarderBoundsCoalescedBytes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := &fakeProducer{statuses: []int{http.StatusAccepted}}
+		f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
+		f.maxBytes = int64(2*len(oneFrame) + len(oneFrame)/2) // two requests fit, three do not
+		errs := make(chan error, 3)
+		for range 3 {
+			go func() { errs <- f.send(context.Background(), oneEvent) }()
+		}
+		synctest.Wait() // all three queued before a worker runs
+		f.start(t.Context(), 1)
+		for range 3 {
+			if err := <-errs; err != nil {
+				t.Fatalf("send: %v", err)
+			}
+		}
+		f.close()
+		if got, want := p.sizes, []int{2 * len(oneFrame), len(oneFrame)}; !slices.Equal(got, want) {
+			t.Fatalf("batch bodies %v bytes, want %v (two coalesced, the third next)", got, want)
+		}
+	})
 }

@@ -60,6 +60,10 @@ type ForwardConfig struct {
 	Name            string        `mapstructure:"name"`
 	HTTP2           bool          `mapstructure:"http2"`
 	MaxBatch        int           `mapstructure:"max_batch"`
+	// MaxBatchBytes bounds the frames coalesced into one request; keep it
+	// below the producer's max_body_bytes. A single request larger than it
+	// is still sent, alone.
+	MaxBatchBytes int64 `mapstructure:"max_batch_bytes"`
 	Workers         int           `mapstructure:"workers"`
 	Timeout         time.Duration `mapstructure:"timeout"`
 	Retries         int           `mapstructure:"retries"`
@@ -88,7 +92,7 @@ func DefaultGatewayConfig() GatewayConfig {
 			// Two batches in flight: what arrives meanwhile is the next
 			// batch, so batches grow with the load and add no delay when
 			// idle (16 sent about one event per batch; docs/bench.md).
-			MaxBatch: 2000, Workers: 2, Timeout: 10 * time.Second, Retries: 3,
+			MaxBatch: 2000, MaxBatchBytes: 16 << 20, Workers: 2, Timeout: 10 * time.Second, Retries: 3,
 			Backoff: 50 * time.Millisecond, BreakerFailures: 5, BreakerCooldown: 5 * time.Second,
 		},
 		Store:         store.Config{DataDir: ".logsys/store"},
@@ -172,7 +176,7 @@ func (c ForwardConfig) Validate() error {
 	if c.Name == "" {
 		errs = append(errs, errors.New("name: is required"))
 	}
-	errs = append(errs, positive(limit{"max_batch", int64(c.MaxBatch)}, limit{"workers", int64(c.Workers)},
+	errs = append(errs, positive(limit{"max_batch", int64(c.MaxBatch)}, limit{"max_batch_bytes", c.MaxBatchBytes}, limit{"workers", int64(c.Workers)},
 		limit{"timeout", int64(c.Timeout)}, limit{"breaker_failures", int64(c.BreakerFailures)})...)
 	errs = append(errs, notNegative(limit{"retries", int64(c.Retries)}, limit{"backoff", int64(c.Backoff)},
 		limit{"breaker_cooldown", int64(c.BreakerCooldown)})...)
@@ -223,7 +227,7 @@ func (g *Gateway) build(ctx context.Context) error {
 	}
 	eventsURL, _ := cfg.Producer.EventsURL() // validated above
 	g.fwd = &forwarder{
-		client: client, url: eventsURL, maxBatch: cfg.Producer.MaxBatch,
+		client: client, url: eventsURL, maxBatch: cfg.Producer.MaxBatch, maxBytes: cfg.Producer.MaxBatchBytes,
 		retries: cfg.Producer.Retries, backoff: cfg.Producer.Backoff, timeout: cfg.Producer.Timeout,
 		br:  newBreaker(cfg.Producer.BreakerFailures, cfg.Producer.BreakerCooldown, g.metrics.breaker.WithLabelValues("producer")),
 		log: g.log, queue: make(chan *pending, 4096),
