@@ -56,14 +56,14 @@ type ForwardConfig struct {
 	// URL is the producer's base URL (https://host:port); the gateway
 	// appends EventsPath. The legacy form with EventsPath already in it is
 	// accepted too; any other path is refused.
-	URL             string        `mapstructure:"url"`
-	Name            string        `mapstructure:"name"`
-	HTTP2           bool          `mapstructure:"http2"`
-	MaxBatch        int           `mapstructure:"max_batch"`
+	URL      string `mapstructure:"url"`
+	Name     string `mapstructure:"name"`
+	HTTP2    bool   `mapstructure:"http2"`
+	MaxBatch int    `mapstructure:"max_batch"`
 	// MaxBatchBytes bounds the frames coalesced into one request; keep it
 	// below the producer's max_body_bytes. A single request larger than it
 	// is still sent, alone.
-	MaxBatchBytes int64 `mapstructure:"max_batch_bytes"`
+	MaxBatchBytes   int64         `mapstructure:"max_batch_bytes"`
 	Workers         int           `mapstructure:"workers"`
 	Timeout         time.Duration `mapstructure:"timeout"`
 	Retries         int           `mapstructure:"retries"`
