@@ -156,7 +156,7 @@ func (c AllConfig) resolve() AllConfig {
 		id.PKIDir = pkiDir
 	}
 	c.Broker.DataDir = filepath.Join(c.DataDir, "kafka")
-	c.Broker.Groups = []string{c.Consumer.Group}
+	c.Broker.Groups, c.Broker.GroupTopics = []string{c.Consumer.Group}, []string{c.Consumer.Kafka.Topic}
 	c.Gateway.Store = store.Config{DSN: c.StoreDSN, DataDir: filepath.Join(c.DataDir, "store")}
 	c.Consumer.Store = c.Gateway.Store
 	for _, l := range []**slog.Logger{&c.Gateway.Logger, &c.Producer.Logger, &c.Consumer.Logger, &c.Broker.Logger} {

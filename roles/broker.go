@@ -46,9 +46,12 @@ type BrokerConfig struct {
 	Retention       time.Duration `mapstructure:"retention"`
 	RetentionBytes  int64         `mapstructure:"retention_bytes"`
 	KeepUncommitted bool          `mapstructure:"keep_uncommitted"`
-	// Groups are the consumer groups KeepUncommitted waits for; `logsys
-	// all` sets its consumer's.
-	Groups []string `mapstructure:"-"`
+	// Groups are the consumer groups KeepUncommitted waits for, and
+	// GroupTopics the topics they consume: a partition of one of these is
+	// kept whole until every group has committed on it. `logsys all` sets
+	// its consumer's group and topic.
+	Groups      []string `mapstructure:"-"`
+	GroupTopics []string `mapstructure:"-"`
 }
 
 // DefaultBrokerConfig returns the embedded broker's defaults.

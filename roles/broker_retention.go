@@ -3,6 +3,7 @@ package roles
 import (
 	"context"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -44,6 +45,7 @@ type retention struct {
 	bytes           int64         // per partition; 0: no size limit
 	keepUncommitted bool
 	groups          []string // whose commits keepUncommitted waits for
+	topics          []string // consumed by groups: kept whole until committed on
 
 	// ends are the partitions' end offsets as seen at each check: every
 	// record below ends[i].end was appended before ends[i].at. Time
@@ -64,7 +66,7 @@ type endSample struct {
 
 func newRetention(c BrokerConfig) *retention {
 	return &retention{age: c.Retention, bytes: c.RetentionBytes, keepUncommitted: c.KeepUncommitted,
-		groups: c.Groups, ends: map[partitionKey][]endSample{}}
+		groups: c.Groups, topics: c.GroupTopics, ends: map[partitionKey][]endSample{}}
 }
 
 // runRetention applies the retention every retentionCheck until ctx ends.
@@ -135,18 +137,24 @@ func (r *retention) point(now time.Time, topic string, pi *kfake.PartitionInfo) 
 
 // committed returns, for topic, the offset below which every group of
 // r.groups has committed a partition: ok false when retention need not
-// wait (keepUncommitted off, or no group has committed on the topic, as
-// for the dead-letter topic nobody consumes as a group). A partition of a
-// topic a group consumes but has not committed yet is kept whole.
+// wait (keepUncommitted off, or a topic not in r.topics on which no group
+// has committed, as the dead-letter topic nobody consumes as a group). A
+// partition of a topic the groups consume but have not committed on yet
+// (a first start with the store failing, expired commits) is kept whole.
 func (r *retention) committed(c *kfake.Cluster, topic string) func(partition int32) (int64, bool) {
 	none := func(int32) (int64, bool) { return 0, false }
 	if !r.keepUncommitted {
 		return none
 	}
+	consumed := slices.Contains(r.topics, topic)
 	var commits []map[int32]kfake.GroupCommit
 	for _, g := range r.groups {
-		if gi := c.GroupInfo(g); gi != nil && len(gi.Commits[topic]) > 0 {
-			commits = append(commits, gi.Commits[topic])
+		var cs map[int32]kfake.GroupCommit
+		if gi := c.GroupInfo(g); gi != nil {
+			cs = gi.Commits[topic]
+		}
+		if consumed || len(cs) > 0 {
+			commits = append(commits, cs) // a nil map: nothing committed, all kept
 		}
 	}
 	if len(commits) == 0 {

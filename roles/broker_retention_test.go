@@ -121,6 +121,36 @@ func TestBrokerRetentionKeepsUncommitted(t *testing.T) {
 	}
 }
 
+// TestBrokerRetentionKeepsAGroupThatNeverCommitted: the consumer stops
+// before its first commit (a first start with the store failing); events
+// accepted meanwhile outlive retention, and are stored once it returns.
+func TestBrokerRetentionKeepsAGroupThatNeverCommitted(t *testing.T) {
+	t.Parallel()
+	p := startPipeline(t)
+	p.stopConsumer() // before anything was committed
+	p.broker.stopRet()
+	<-p.broker.retDone
+	topic := DefaultKafkaConfig().Topic
+	p.broker.ret.groups, p.broker.ret.topics = []string{DefaultConsumerConfig().Group}, []string{topic}
+	code, out := postJSON(t, p.client("dev", "client"), p.url("/api/v1/logs/batch"), "application/x-ndjson", retentionBatch(200, "first"))
+	if code != http.StatusAccepted {
+		t.Fatalf("batch: %d %v", code, out)
+	}
+	t0 := time.Now()
+	for i := range 3 {
+		p.broker.applyRetention(t0.Add(time.Duration(i) * (p.broker.cfg.Retention + time.Minute)))
+	}
+	var kept int64
+	for _, pi := range p.broker.cluster.PartitionInfos(topic) {
+		kept += pi.HighWatermark - pi.LogStartOffset
+	}
+	if kept != 200 {
+		t.Fatalf("after retention %d of 200 never-committed records remain", kept)
+	}
+	p.startConsumer()
+	testutil.Eventually(t, 30*time.Second, "all 200 events stored", func() bool { return len(p.storedIDs()) == 200 })
+}
+
 // uncommitted counts the records of topic beyond the consumer group's
 // commits.
 func (p *pipeline) uncommitted(topic string) int64 {
