@@ -244,14 +244,20 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 		return nil
 	}
 	b := c.newBackoff()
+	dlFailed := false
 	for i := 0; i < len(poison); {
 		if err := c.deadLetter(wctx, poison[i], reasons[i]); err != nil {
+			c.deadLetterFailed(err)
+			dlFailed = true
 			if werr := b.wait(wctx, err); werr != nil {
 				return werr
 			}
 			continue
 		}
 		i++
+	}
+	if dlFailed { // the poison is put away again: nothing else was failing meanwhile
+		c.storeHealth.ok()
 	}
 	if err := c.writeSplit(wctx, recs, origin); err != nil {
 		return err
@@ -363,6 +369,7 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo
 			}
 			recs, origin = without(recs, origin, drop)
 			if derr != nil {
+				c.deadLetterFailed(derr)
 				if werr := b.wait(ctx, derr); werr != nil {
 					return werr
 				}
@@ -372,6 +379,7 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo
 		var re *store.RecordError
 		if errors.As(err, &re) && errors.Is(err, store.ErrInvalidRecord) && re.Index >= 0 && re.Index < len(recs) {
 			if derr := c.deadLetter(ctx, origin[re.Index], err); derr != nil {
+				c.deadLetterFailed(derr)
 				if werr := b.wait(ctx, derr); werr != nil {
 					return werr
 				}

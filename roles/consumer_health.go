@@ -30,7 +30,7 @@ func newStoreHealth(reg prometheus.Registerer) *storeHealth {
 	h := &storeHealth{
 		failures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "logsys_consumer_store_failures_total",
-			Help: "Store writes of a batch that failed and will be retried (poison records are not counted).",
+			Help: "Writes of a batch that failed and will be retried: to the store, or of its refused records to the dead-letter topic.",
 		}),
 		failing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "logsys_consumer_store_failing",
@@ -59,6 +59,14 @@ func (h *storeHealth) ok() {
 	defer h.mu.Unlock()
 	h.since, h.last = time.Time{}, nil
 	h.failing.Set(0)
+}
+
+// deadLetterFailed records a dead letter that could not be written: the
+// batch can no more be put away than when the store fails (it is retried,
+// nothing is committed), so readiness is DOWN the same way until the next
+// success.
+func (c *Consumer) deadLetterFailed(err error) {
+	c.storeHealth.failed(c.now(), fmt.Errorf("dead-letter topic %s: %w", c.cfg.Kafka.DLQTopic, err))
 }
 
 // reasons is the readiness reason while writes keep failing, else nil.

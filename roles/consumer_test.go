@@ -3,12 +3,16 @@ package roles
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"logsys/internal/testutil"
 	"logsys/store"
@@ -165,4 +169,52 @@ func TestConsumerBatchesWithFlushInterval(t *testing.T) {
 		seen := p.storedIDs()
 		return seen[ids[0]] == 1 && seen[ids[1]] == 1 && seen[ids[2]] == 1
 	})
+}
+
+// TestDeadLetterFailureTurnsReadinessDown: while the dead-letter topic
+// refuses writes, a poison record cannot be put away; the consumer retries
+// it, commits nothing, and its readiness is DOWN with the reason. Once the
+// topic takes writes again the record is dead-lettered, the event behind
+// it stored, and readiness is UP.
+func TestDeadLetterFailureTurnsReadinessDown(t *testing.T) {
+	t.Parallel()
+	p := startPipeline(t)
+	var refuse atomic.Bool
+	refuse.Store(true)
+	dlqID := p.broker.cluster.TopicInfo("log-events.dlq").TopicID // produce names topics by id
+	p.broker.cluster.ControlKey(int16(kmsg.Produce), func(kr kmsg.Request) (kmsg.Response, error, bool) {
+		p.broker.cluster.KeepControl()
+		req := kr.(*kmsg.ProduceRequest)
+		if !refuse.Load() || len(req.Topics) != 1 || (req.Topics[0].Topic != "log-events.dlq" && req.Topics[0].TopicID != dlqID) {
+			return nil, nil, false
+		}
+		resp := req.ResponseKind().(*kmsg.ProduceResponse)
+		for _, rt := range req.Topics {
+			st := kmsg.NewProduceResponseTopic()
+			st.Topic, st.TopicID = rt.Topic, rt.TopicID
+			for _, rp := range rt.Partitions {
+				sp := kmsg.NewProduceResponseTopicPartition()
+				sp.Partition, sp.ErrorCode = rp.Partition, kerr.TopicAuthorizationFailed.Code
+				st.Partitions = append(st.Partitions, sp)
+			}
+			resp.Topics = append(resp.Topics, st)
+		}
+		return resp, nil, true
+	})
+	prod := kafkaClient(t, p, "producer", kgo.DefaultProduceTopic("log-events"))
+	if err := prod.ProduceSync(context.Background(), &kgo.Record{Key: []byte("p1"), Partition: 0, Value: []byte("not json")}).FirstErr(); err != nil {
+		t.Fatalf("produce poison: %v", err)
+	}
+	testutil.Eventually(t, 20*time.Second, "consumer readiness DOWN naming the dead-letter topic", func() bool {
+		code, h := p.readiness(t, p.consumer.Addr())
+		return code == http.StatusServiceUnavailable && len(h.Reasons) > 0 && strings.Contains(strings.Join(h.Reasons, " "), "dead-letter topic log-events.dlq")
+	})
+	refuse.Store(false)
+	testutil.Eventually(t, 30*time.Second, "consumer readiness back UP", func() bool {
+		code, _ := p.readiness(t, p.consumer.Addr())
+		return code == http.StatusOK
+	})
+	if n := testutil.MetricValue(t, p.consumer.metrics.reg, "logsys_events_total", map[string]string{"result": "dead_lettered"}); n != 1 {
+		t.Errorf("dead_lettered counter = %v, want 1", n)
+	}
 }
