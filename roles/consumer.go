@@ -247,7 +247,6 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	dlFailed := false
 	for i := 0; i < len(poison); {
 		if err := c.deadLetter(wctx, poison[i], reasons[i]); err != nil {
-			c.deadLetterFailed(err)
 			dlFailed = true
 			if werr := b.wait(wctx, err); werr != nil {
 				return werr
@@ -369,7 +368,6 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo
 			}
 			recs, origin = without(recs, origin, drop)
 			if derr != nil {
-				c.deadLetterFailed(derr)
 				if werr := b.wait(ctx, derr); werr != nil {
 					return werr
 				}
@@ -379,7 +377,6 @@ func (c *Consumer) write(ctx context.Context, recs []store.Record, origin []*kgo
 		var re *store.RecordError
 		if errors.As(err, &re) && errors.Is(err, store.ErrInvalidRecord) && re.Index >= 0 && re.Index < len(recs) {
 			if derr := c.deadLetter(ctx, origin[re.Index], err); derr != nil {
-				c.deadLetterFailed(derr)
 				if werr := b.wait(ctx, derr); werr != nil {
 					return werr
 				}
@@ -457,13 +454,16 @@ func validIndexes(idx []int, n int) bool {
 }
 
 // deadLetter moves a poison record to the dead-letter topic with the
-// reason, in the form package dlq reads.
+// reason, in the form package dlq reads. A failure is recorded in the
+// store health (readiness DOWN) before it is returned for a retry.
 func (c *Consumer) deadLetter(ctx context.Context, rec *kgo.Record, reason error) error {
 	dl := &kgo.Record{
 		Topic: c.cfg.Kafka.DLQTopic, Key: rec.Key, Value: rec.Value, Headers: dlq.Headers(rec, reason),
 	}
 	if err := c.client.ProduceSync(ctx, dl).FirstErr(); err != nil {
-		return fmt.Errorf("dead-letter %s/%d/%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		err = fmt.Errorf("dead-letter %s/%d/%d: %w", rec.Topic, rec.Partition, rec.Offset, err)
+		c.deadLetterFailed(err)
+		return err
 	}
 	c.metrics.events.WithLabelValues("consumer", "dead_lettered").Inc()
 	c.log.Warn("poison record dead-lettered", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "reason", reason)
