@@ -6,6 +6,7 @@ import (
 	"net"
 	"time"
 
+	"logsys/kafkaacl"
 	"logsys/tlsx"
 )
 
@@ -35,7 +36,7 @@ func DefaultConfig() Config {
 	return Config{
 		PKIDir: tlsx.DefaultPKIDir, Env: tlsx.DefaultEnv, Name: "operator",
 		Brokers: []string{"127.0.0.1:9093"}, BrokerName: "kafka",
-		Topic: "log-events", DLQTopic: "log-events.dlq", Timeout: 30 * time.Second,
+		Topic: kafkaacl.TopicEvents, DLQTopic: kafkaacl.TopicDLQ, Timeout: 30 * time.Second,
 	}
 }
 

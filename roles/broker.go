@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"logsys/internal/cfgerr"
+	"logsys/kafkaacl"
 	"logsys/tlsx"
 )
 
@@ -58,7 +59,7 @@ type BrokerConfig struct {
 func DefaultBrokerConfig() BrokerConfig {
 	return BrokerConfig{
 		Identity: tlsx.DefaultIdentity("kafka"), Port: 9093, DataDir: ".logsys/kafka", Partitions: 6,
-		Topics: []string{"log-events", "log-events.dlq"}, Clients: []string{"producer", "consumer", "operator"},
+		Topics: []string{kafkaacl.TopicEvents, kafkaacl.TopicDLQ}, Clients: []string{"producer", "consumer", "operator"},
 		// Bounded by default (docs/operations.md, "Embedded broker
 		// retention"; figures in docs/bench.md).
 		Retention: 24 * time.Hour, RetentionBytes: 32 << 20, KeepUncommitted: true,

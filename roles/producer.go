@@ -18,6 +18,7 @@ import (
 
 	"logsys/event"
 	"logsys/internal/cfgerr"
+	"logsys/kafkaacl"
 	"logsys/tlsx"
 )
 
@@ -52,7 +53,7 @@ func (k KafkaConfig) Validate() error {
 
 // DefaultKafkaConfig returns the defaults shared by producer and consumer.
 func DefaultKafkaConfig() KafkaConfig {
-	return KafkaConfig{Brokers: []string{"127.0.0.1:9093"}, BrokerName: "kafka", Topic: "log-events", DLQTopic: "log-events.dlq"}
+	return KafkaConfig{Brokers: []string{"127.0.0.1:9093"}, BrokerName: "kafka", Topic: kafkaacl.TopicEvents, DLQTopic: kafkaacl.TopicDLQ}
 }
 
 // ProducerConfig configures the role that writes events to Kafka.
