@@ -99,6 +99,21 @@ func BenchmarkGatewayPostBatch(b *testing.B) {
 	b.ReportMetric(float64(b.N*500)/b.Elapsed().Seconds(), "events/s")
 }
 
+// gatewayClient posts to the producer as the gateway does: its identity,
+// HTTP/1.1, four connections.
+func gatewayClient(b *testing.B, pkiDir string) *http.Client {
+	b.Helper()
+	ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
+	if err != nil {
+		b.Fatal(err)
+	}
+	client, err := ts.httpClient("bench->producer", false, 4, "producer")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return client
+}
+
 // clientState is the TLS state of a request from the client identity, as
 // the gateway's handlers see it.
 func clientState(b *testing.B, pkiDir string) *tls.ConnectionState {
@@ -175,20 +190,14 @@ func BenchmarkProducerSyncWrites(b *testing.B) {
 
 func benchProducer(b *testing.B, ctype string, n int, syncWrites bool) {
 	pkiDir, pr, _ := benchPipelineWith(b, syncWrites)
-	ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	client, err := ts.httpClient("bench->producer", false, 4, "producer")
-	if err != nil {
-		b.Fatal(err)
-	}
+	client := gatewayClient(b, pkiDir)
 	evs := make([]event.Event, n)
 	for i := range evs {
 		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: "GET /orders/42 200 3ms", Source: "bench",
 			Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
 	}
 	var body []byte
+	var err error
 	if ctype == FramesType {
 		body, err = appendFrames(nil, evs)
 	} else {

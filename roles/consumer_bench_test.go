@@ -35,14 +35,7 @@ func BenchmarkConsumerToPostgres(b *testing.B) {
 	}
 	defer st.Close()
 	const perIter, perPost = 200_000, 2000
-	ts, err := newTLS(context.Background(), fastIdentity(pkiDir, "gateway"), nil, quietLogger())
-	if err != nil {
-		b.Fatal(err)
-	}
-	client, err := ts.httpClient("bench->producer", false, 4, "producer")
-	if err != nil {
-		b.Fatal(err)
-	}
+	client := gatewayClient(b, pkiDir)
 	fill := func() {
 		now := time.Now().UTC()
 		for sent := 0; sent < perIter; sent += perPost {

@@ -42,12 +42,7 @@ func TestStoreDiskFull(t *testing.T) {
 	filler := filepath.Join(dir, "filler")
 	fillDisk(t, filler)
 	full := time.Now()
-	var h healthView
-	testutil.Eventually(t, 10*time.Second, "consumer readiness DOWN", func() bool {
-		code, v := p.readiness(t, p.consumer.Addr())
-		h = v
-		return code == http.StatusServiceUnavailable && hasReason(v, "store writes failing since ")
-	})
+	h := p.waitStoreDown(t)
 	t.Logf("consumer readiness on a full disk: %v", h.Reasons)
 	during := l.count()
 	l.waitAccepted(t, during+100)

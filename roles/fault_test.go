@@ -82,12 +82,7 @@ func TestStoreLockedLongerThanGrace(t *testing.T) {
 
 	unlock := lockSQLite(t, filepath.Join(p.dataDir, "store"))
 	locked := time.Now()
-	var h healthView
-	testutil.Eventually(t, 10*time.Second, "consumer readiness DOWN", func() bool {
-		code, v := p.readiness(t, p.consumer.Addr())
-		h = v
-		return code == http.StatusServiceUnavailable && hasReason(v, "store writes failing since ")
-	})
+	h := p.waitStoreDown(t)
 	t.Logf("consumer readiness during the outage: %v", h.Reasons)
 	if code, gh := p.readiness(t, p.gateway.Addr()); code != http.StatusServiceUnavailable || !hasReason(gh, "store writes failing since ") {
 		t.Errorf("gateway readiness during the outage: %d %v; want DOWN with the store's reason", code, gh.Reasons)
@@ -134,10 +129,7 @@ func TestConsumerStopsDuringStoreOutage(t *testing.T) {
 	l := startLoad(t, p, "stop-outage", 4, 5*time.Millisecond)
 	l.waitAccepted(t, 200)
 	unlock := lockSQLite(t, filepath.Join(p.dataDir, "store"))
-	testutil.Eventually(t, 10*time.Second, "consumer readiness DOWN", func() bool {
-		code, _ := p.readiness(t, p.consumer.Addr())
-		return code == http.StatusServiceUnavailable
-	})
+	p.waitStoreDown(t)
 	l.waitAccepted(t, l.count()+100)
 	p.stopConsumer() // within the grace: the batch is given up, not committed
 	l.waitAccepted(t, l.count()+100)

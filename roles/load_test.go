@@ -166,6 +166,19 @@ func (p *pipeline) readiness(t *testing.T, addr string) (int, healthView) {
 	return resp.StatusCode, h
 }
 
+// waitStoreDown waits until the consumer's readiness is DOWN with the
+// store's reason, and returns what it said.
+func (p *pipeline) waitStoreDown(t *testing.T) healthView {
+	t.Helper()
+	var h healthView
+	testutil.Eventually(t, 10*time.Second, "consumer readiness DOWN with the store's reason", func() bool {
+		code, v := p.readiness(t, p.consumer.Addr())
+		h = v
+		return code == http.StatusServiceUnavailable && hasReason(v, "store writes failing since ")
+	})
+	return h
+}
+
 // lag measures the consumer's lag now and returns its sum over the
 // topic's partitions, as exported.
 func (p *pipeline) lag(t *testing.T) float64 {

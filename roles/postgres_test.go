@@ -71,10 +71,7 @@ func TestPostgresTableLockedLongerThanGrace(t *testing.T) {
 		t.Fatalf("lock log_events: %v", err)
 	}
 	locked := time.Now()
-	testutil.Eventually(t, 10*time.Second, "consumer readiness DOWN", func() bool {
-		code, v := p.readiness(t, p.consumer.Addr())
-		return code == http.StatusServiceUnavailable && hasReason(v, "store writes failing since ")
-	})
+	p.waitStoreDown(t)
 	during := l.count()
 	l.waitAccepted(t, during+100)
 	if lag := p.lag(t); lag < 100 {
