@@ -98,10 +98,7 @@ func TestBrokerRetentionKeepsUncommitted(t *testing.T) {
 	t0 := time.Now()
 	p.broker.applyRetention(t0)
 	p.broker.applyRetention(t0.Add(p.broker.cfg.Retention + time.Minute)) // everything is past retention
-	var kept int64
-	for _, pi := range p.broker.cluster.PartitionInfos(topic) {
-		kept += pi.HighWatermark - pi.LogStartOffset
-	}
+	kept := p.kept(topic)
 	if kept != 200 {
 		t.Errorf("after retention %d records remain, want the 200 uncommitted", kept)
 	}
@@ -140,15 +137,21 @@ func TestBrokerRetentionKeepsAGroupThatNeverCommitted(t *testing.T) {
 	for i := range 3 {
 		p.broker.applyRetention(t0.Add(time.Duration(i) * (p.broker.cfg.Retention + time.Minute)))
 	}
-	var kept int64
-	for _, pi := range p.broker.cluster.PartitionInfos(topic) {
-		kept += pi.HighWatermark - pi.LogStartOffset
-	}
+	kept := p.kept(topic)
 	if kept != 200 {
 		t.Fatalf("after retention %d of 200 never-committed records remain", kept)
 	}
 	p.startConsumer()
 	testutil.Eventually(t, 30*time.Second, "all 200 events stored", func() bool { return len(p.storedIDs()) == 200 })
+}
+
+// kept counts the records the broker still holds on topic.
+func (p *pipeline) kept(topic string) int64 {
+	var n int64
+	for _, pi := range p.broker.cluster.PartitionInfos(topic) {
+		n += pi.HighWatermark - pi.LogStartOffset
+	}
+	return n
 }
 
 // uncommitted counts the records of topic beyond the consumer group's
