@@ -318,7 +318,12 @@ start)
   install -d -m 0700 "$HOME_DIR"
   link_secrets "$PKI"
   write_log4j
-  CLUSTER_ID=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  # A cluster id beginning with '-' would be read as an option by the
+  # storage tool: draw again (1 in 64).
+  CLUSTER_ID=-
+  while [ "${CLUSTER_ID#-}" != "$CLUSTER_ID" ]; do
+    CLUSTER_ID=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+  done
   cat >"$STATE" <<EOF
 NODES=$NODES
 PORT=$PORT

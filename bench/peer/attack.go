@@ -56,6 +56,12 @@ func (r result) seconds() float64 { return (r.Duration + r.Wait).Seconds() }
 
 // attack sends t with workers closed-loop workers for d.
 func (g *loadgen) attack(ctx context.Context, name string, t target, workers int, d time.Duration) (result, error) {
+	return g.attackAt(ctx, name, t, workers, d, 0)
+}
+
+// attackAt is attack at rate requests/s (open loop, up to 4 x workers
+// concurrent requests); rate 0 is attack's closed loop.
+func (g *loadgen) attackAt(ctx context.Context, name string, t target, workers int, d time.Duration, rate float64) (result, error) {
 	name = strings.ReplaceAll(name, "/", "-") // logsys/NAME variants
 	body := filepath.Join(g.dir, name+".body")
 	if err := os.WriteFile(body, []byte(t.body), 0o600); err != nil {
@@ -63,9 +69,12 @@ func (g *loadgen) attack(ctx context.Context, name string, t target, workers int
 	}
 	out := filepath.Join(g.dir, name+".bin")
 	defer os.Remove(out)
-	w := strconv.Itoa(workers)
+	w, maxW := strconv.Itoa(workers), strconv.Itoa(workers)
+	if rate > 0 {
+		maxW = strconv.Itoa(4 * workers)
+	}
 	cmd := exec.CommandContext(ctx, g.vegeta, "attack", "-name", name,
-		"-duration", d.String(), "-rate", "0", "-workers", w, "-max-workers", w,
+		"-duration", d.String(), "-rate", strconv.FormatFloat(rate, 'f', -1, 64), "-workers", w, "-max-workers", maxW,
 		"-http2=false", "-keepalive=true", "-timeout", g.requestTimeout.String(),
 		"-cert", g.cert, "-key", g.key, "-root-certs", g.ca,
 		"-header", "Content-Type: "+t.ctype, "-body", body, "-output", out)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +58,12 @@ type options struct {
 	// gateway and producer whose configuration file has these
 	// key=value settings (dotted keys of config.yaml).
 	variants map[string][]string
+	// pg is the PostgreSQL DSN (the consumer's certificate) of the
+	// end-to-end phase; empty: no such phase. pgPID is its postmaster.
+	pg      string
+	pgPID   int
+	e2eRate float64       // events/s of the paced phase
+	e2eFill time.Duration // closed-loop load of the drain phase
 }
 
 func runCmd(ctx context.Context, args []string) error {
@@ -83,6 +90,10 @@ func runCmd(ctx context.Context, args []string) error {
 		variants = append(variants, v)
 		return nil
 	})
+	fs.StringVar(&o.pg, "pg", "", "PostgreSQL DSN (consumer certificate): after the rounds, measure the consumer into it (paced and drain phases)")
+	fs.IntVar(&o.pgPID, "pg-pid", 0, "pid of the PostgreSQL postmaster, for the server's CPU (0: not measured)")
+	fs.Float64Var(&o.e2eRate, "e2e-rate", 50000, "events/s the gateway is driven at while the consumer runs (-pg)")
+	fs.DurationVar(&o.e2eFill, "e2e-fill", 5*time.Second, "closed-loop load that fills the backlog of the drain phase (-pg)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -108,6 +119,9 @@ func (o *options) validate() error {
 	}
 	if o.duration <= 0 || o.rounds < 1 {
 		return fmt.Errorf("-duration must be positive and -rounds at least 1")
+	}
+	if o.pg != "" && (o.e2eRate <= 0 || o.e2eFill <= 0 || !slices.Contains(o.systems, "logsys")) {
+		return fmt.Errorf("-pg needs a positive -e2e-rate and -e2e-fill and the logsys system")
 	}
 	for _, s := range o.systems {
 		if _, ok := systemNames[kind(s)]; !ok {

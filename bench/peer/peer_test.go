@@ -324,3 +324,16 @@ producer:
 		t.Fatalf("template with a variant:\n%s\n%v", got, err)
 	}
 }
+
+func TestParentOf(t *testing.T) {
+	for stat, want := range map[string]int{
+		"31692 (postgres) S 1 31692 31692 0 -1":          1,
+		"31700 (postgres: logsys (x)) S 31692 31700 0 0": 31692,
+		"garbage": -1,
+		"7 (x) S": -1,
+	} {
+		if got := parentOf(stat); got != want {
+			t.Errorf("parentOf(%q) = %d, want %d", stat, got, want)
+		}
+	}
+}

@@ -34,6 +34,7 @@ type harness struct {
 	jmx     *jmx
 	scrape  *tls.Config // the prometheus identity
 	out     []measurement
+	e2e     []e2eResult
 }
 
 func run(ctx context.Context, o options) error {
@@ -96,8 +97,14 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if o.pg != "" {
+		if err := b.endToEnd(ctx); err != nil {
+			return fmt.Errorf("end to end: %w", err)
+		}
+		e2eTable(os.Stdout, b.e2e)
+	}
 	if o.jsonOut != "" {
-		data, _ := json.MarshalIndent(map[string]any{"measurements": b.out, "summary": rep.rows}, "", "  ")
+		data, _ := json.MarshalIndent(map[string]any{"measurements": b.out, "summary": rep.rows, "end_to_end": b.e2e}, "", "  ")
 		if err := os.WriteFile(o.jsonOut, data, 0o600); err != nil {
 			return fmt.Errorf("write %s: %w", o.jsonOut, err)
 		}

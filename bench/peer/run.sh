@@ -7,6 +7,8 @@
 #                                           measure, print the tables, stop Kafka
 #   bench/peer/run.sh -profile              also profile gateway and producer
 #   bench/peer/run.sh -duration 5s -rounds 1 -warmup 1s    a quick look
+#   bench/peer/run.sh -e2e ...              and then the consumer into a real
+#                                           PostgreSQL (.ci/postgres.sh)
 #
 # Everything built or written goes under .cache/peer (LOGSYS_CACHE): the
 # OpenTelemetry Collector Builder and the collector it builds from
@@ -68,10 +70,21 @@ pki() {
 if [ "${1:-}" = --locked ]; then
   shift
   cd "$ROOT"
-  trap 'it/kafka.sh stop >/dev/null 2>&1 || true' EXIT
+  args=()
+  e2e=()
+  for a in "$@"; do
+    if [ "$a" = -e2e ]; then e2e=(-pg); else args+=("$a"); fi
+  done
+  trap 'it/kafka.sh stop >/dev/null 2>&1 || true; [ ${#e2e[@]} -eq 0 ] || .ci/postgres.sh stop >/dev/null 2>&1 || true' EXIT
   eval "$(it/kafka.sh start "$WORK/pki")"
   pid=$(cat "${LOGSYS_KAFKA_HOME:-/tmp/logsys-it-kafka}/node-1/pid")
   log "Kafka pid $pid at $LOGSYS_TEST_KAFKA_BROKERS; load: $(uptime)"
+  if [ ${#e2e[@]} -gt 0 ]; then
+    eval "$(.ci/postgres.sh start "$WORK/pki")"
+    e2e=(-pg "$LOGSYS_TEST_PG_DSN" -pg-pid "$(head -n 1 "${LOGSYS_PG_HOME:-/tmp/logsys-ci-postgres}/data/postmaster.pid")")
+    log "PostgreSQL pid ${e2e[3]}"
+  fi
+  set -- "${args[@]}" "${e2e[@]}"
   "$BIN/peer" run -bin "$BIN" -pki "$WORK/pki" -brokers "$LOGSYS_TEST_KAFKA_BROKERS" -kafka-pid "$pid" \
     -kafka-stats "$ROOT/bench/peer/KafkaStats.java" -work "$WORK" -templates "$ROOT/bench/peer" "$@"
   log "done; load: $(uptime)"
