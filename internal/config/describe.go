@@ -76,6 +76,8 @@ var docs = map[string]string{
 	"producer.compression":    "lz4 (measured 1.2-1.45x zstd throughput here), zstd, snappy or none",
 	"producer.linger":         "how long the Kafka client waits to fill a batch; 0: send at once",
 	"producer.max_body_bytes": "largest batch request from the gateway",
+	"producer.pack":           "write a request's events of one source as one Kafka record (a pack, docs/operations.md); false: one record per event",
+	"producer.max_pack_bytes": "largest value of one pack; a larger group of events is split (at most 983040, under Kafka's default 1 MiB)",
 	"producer.http1":          "serve HTTP/1.1 only (for measurements)",
 
 	"consumer":                "Reads events from Kafka in a consumer group and stores them; its addr serves health and metrics.",
