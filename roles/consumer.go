@@ -31,7 +31,8 @@ type ConsumerConfig struct {
 	Scrapers     []string      `mapstructure:"scrapers"`
 	Kafka        KafkaConfig   `mapstructure:"kafka"`
 	Group        string        `mapstructure:"group"`
-	// BatchSize is the most records written to the store at once.
+	// BatchSize is the most events written to the store at once, and the
+	// most Kafka records one poll takes (a pack holds many events).
 	BatchSize int `mapstructure:"batch_size"`
 	// FlushInterval is how long a partial batch may wait for more records
 	// before it is written; 0 writes whatever one poll returned.

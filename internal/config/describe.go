@@ -82,7 +82,7 @@ var docs = map[string]string{
 
 	"consumer":                "Reads events from Kafka in a consumer group and stores them; its addr serves health and metrics.",
 	"consumer.group":          "Kafka consumer group",
-	"consumer.batch_size":     "most records written to the store at once",
+	"consumer.batch_size":     "most events written to the store at once, and most Kafka records one poll takes (a pack holds many events)",
 	"consumer.store_writers":  "transactions a batch is written in at once, split by event key; 1: one",
 	"consumer.flush_interval": "how long a partial batch may wait to fill; 0: write at once",
 	"consumer.retry_backoff":  "pause before retrying a failed store write (doubling up to 10s)",
