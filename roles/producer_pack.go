@@ -1,6 +1,8 @@
 package roles
 
 import (
+	"bytes"
+
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"logsys/pack"
@@ -48,6 +50,8 @@ func packedRecords(frames []frame, maxBytes int) []*kgo.Record {
 		next[g]++
 	}
 	var recs []*kgo.Record
+	parts := make([][]byte, 0, len(frames)) // the values of the pack being written
+	sep := []byte{pack.Sep}
 	from := 0
 	for _, end := range ends {
 		g := order[from:end]
@@ -58,13 +62,12 @@ func packedRecords(frames []frame, maxBytes int) []*kgo.Record {
 				f := frames[g[start]]
 				recs = append(recs, &kgo.Record{Key: f.key, Value: f.value})
 			} else if end > start {
-				v := make([]byte, 0, size)
-				for j, k := range g[start:end] {
-					if j > 0 {
-						v = append(v, pack.Sep)
-					}
-					v = append(v, frames[k].value...)
+				parts = parts[:0]
+				for _, k := range g[start:end] {
+					parts = append(parts, frames[k].value)
 				}
+				// bytes.Join does not zero the buffer before filling it.
+				v := bytes.Join(parts, sep)
 				recs = append(recs, &kgo.Record{Key: frames[g[start]].key, Value: v,
 					Headers: []kgo.RecordHeader{{Key: pack.Header, Value: pack.HeaderValue(end - start)}}})
 			}

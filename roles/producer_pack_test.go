@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"logsys/event"
 	"logsys/pack"
 )
 
@@ -67,5 +69,28 @@ func TestPackedRecordsSplitsAndKeepsOrder(t *testing.T) {
 	// alone, 18-39 in 6 packs; "other" in one pack; "alone" alone.
 	if n := len(recs); n != 15 {
 		t.Errorf("%d records for %d events, want 15", n, len(frames))
+	}
+}
+
+// BenchmarkPackedRecords is the producer's packing of one gateway request
+// of 1,000 events of one source (splitting the frames not included).
+func BenchmarkPackedRecords(b *testing.B) {
+	evs := make([]event.Event, 1000)
+	for i := range evs {
+		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: fmt.Sprintf("GET /api/v1/orders/%d 200 3ms", i),
+			Source: "checkout", Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
+	}
+	body, err := appendFrames(nil, evs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frames, err := splitFrames(nil, body)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		packedRecords(frames, DefaultMaxPackBytes)
 	}
 }
