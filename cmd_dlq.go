@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,9 +19,9 @@ func newDLQCmd() *cobra.Command {
 		Short: "List, show and replay dead-lettered records (with the operator certificate)",
 		Long: `The consumer moves every record it can never store to the dead-letter topic
 (log-events.dlq) with the reason: id_conflict (the sender's id is stored with other
-content), invalid, or not_json. dlq reads that topic without a consumer group, presenting
-the operator certificate of logsys pki init, and replays selected records to log-events
-once the cause is fixed: byte for byte, so with the id and sender identity they carry.`,
+content), invalid, not_json, or malformed_pack (a record marked as a pack that is not one).
+dlq reads that topic without a consumer group, presenting the operator certificate of
+logsys pki init, and replays selected records to log-events once the cause is fixed: byte for byte, so with the id and sender identity they carry.`,
 	}
 	cmd.AddCommand(newDLQListCmd(), newDLQShowCmd(), newDLQReplayCmd())
 	return cmd
@@ -28,7 +30,7 @@ once the cause is fixed: byte for byte, so with the id and sender identity they 
 // dlqFilterFlags adds --reason and --since.
 func dlqFilterFlags(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.String("reason", "", "only this reason: "+dlq.ReasonIDConflict+", "+dlq.ReasonInvalid+" or "+dlq.ReasonNotJSON)
+	f.String("reason", "", "only this reason: "+strings.Join(dlq.Reasons, ", "))
 	f.String("since", "", "only dead letters from this long ago (1h) or this time (RFC 3339) on")
 }
 
@@ -36,10 +38,8 @@ func dlqFilterFlags(cmd *cobra.Command) {
 func dlqFilter(cmd *cobra.Command, now time.Time) (dlq.Filter, error) {
 	var fl dlq.Filter
 	fl.Reason, _ = cmd.Flags().GetString("reason")
-	switch fl.Reason {
-	case "", dlq.ReasonIDConflict, dlq.ReasonInvalid, dlq.ReasonNotJSON:
-	default:
-		return fl, fmt.Errorf("--reason %q: want %s, %s or %s", fl.Reason, dlq.ReasonIDConflict, dlq.ReasonInvalid, dlq.ReasonNotJSON)
+	if fl.Reason != "" && !slices.Contains(dlq.Reasons, fl.Reason) {
+		return fl, fmt.Errorf("--reason %q: want one of %s", fl.Reason, strings.Join(dlq.Reasons, ", "))
 	}
 	if s, _ := cmd.Flags().GetString("since"); s != "" {
 		if d, err := time.ParseDuration(s); err == nil && d >= 0 {

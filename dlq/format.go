@@ -52,7 +52,7 @@ func WriteJSON(w io.Writer, v any) error {
 func WriteLetter(w io.Writer, l Letter) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "position  %s\ntime      %s\nreason    %s\nerror     %s\n", l.Position, l.Time.Format(time.RFC3339Nano), l.Reason, l.Error)
-	for _, kv := range [][2]string{{"origin", l.Origin}, {"replay of", l.ReplayOf}, {"identity", l.Identity}, {"id", l.ID}} {
+	for _, kv := range [][2]string{{"origin", l.Origin}, {"in pack", l.PackIndex}, {"replay of", l.ReplayOf}, {"identity", l.Identity}, {"id", l.ID}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "%-9s %s\n", kv[0], kv[1])
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"logsys/event"
+	"logsys/pack"
 	"logsys/store"
 )
 
@@ -41,7 +42,14 @@ const (
 	ReasonIDConflict = "id_conflict" // the sender's id is stored with other content
 	ReasonNotJSON    = "not_json"    // the value is not a JSON event at all
 	ReasonInvalid    = "invalid"     // an event the store refuses (field, limit, encoding)
+	// ReasonMalformedPack: the record says it is a pack (package pack)
+	// but its header or value is not of that form; it is dead-lettered
+	// whole.
+	ReasonMalformedPack = "malformed_pack"
 )
+
+// Reasons lists every Reason constant.
+var Reasons = []string{ReasonIDConflict, ReasonInvalid, ReasonNotJSON, ReasonMalformedPack}
 
 // Reason classifies why a record was dead-lettered.
 func Reason(err error) string {
@@ -50,6 +58,8 @@ func Reason(err error) string {
 		return ReasonIDConflict
 	case errors.Is(err, event.ErrNotJSON):
 		return ReasonNotJSON
+	case errors.Is(err, pack.ErrMalformed):
+		return ReasonMalformedPack
 	default:
 		return ReasonInvalid
 	}
@@ -102,6 +112,9 @@ type Letter struct {
 	Reason string `json:"reason"`
 	Error  string `json:"error"`
 	Origin string `json:"origin,omitempty"` // topic/partition/offset of the original
+	// PackIndex is the event's position in the pack it came from
+	// (pack.IndexHeader), when it was one event of a pack.
+	PackIndex string `json:"pack_index,omitempty"`
 	// ReplayOf is set on a record that was itself a replay of an earlier
 	// dead letter (it failed again).
 	ReplayOf string `json:"replay_of,omitempty"`
@@ -127,6 +140,8 @@ func letterOf(r *kgo.Record) Letter {
 			l.Origin = string(h.Value)
 		case HeaderReplayOf:
 			l.ReplayOf = string(h.Value)
+		case pack.IndexHeader:
+			l.PackIndex = string(h.Value)
 		}
 	}
 	if l.Reason == "" {
@@ -158,18 +173,21 @@ func reasonOfText(s string) string {
 		return ReasonIDConflict
 	case strings.HasPrefix(s, event.ErrNotJSON.Error()):
 		return ReasonNotJSON
+	case strings.HasPrefix(s, pack.ErrMalformed.Error()):
+		return ReasonMalformedPack
 	default:
 		return ReasonInvalid
 	}
 }
 
 // replayHeaders are the headers a replayed record carries: the original
-// record's (the dead letter's own are dropped) and HeaderReplayOf.
+// record's (the dead letter's own are dropped, and so are pack.Header and
+// pack.IndexHeader: a replay is one event) and HeaderReplayOf.
 func (l Letter) replayHeaders(topic string) []kgo.RecordHeader {
 	var hs []kgo.RecordHeader
 	for _, h := range l.Headers {
 		switch h.Key {
-		case HeaderError, HeaderReason, HeaderOrigin, HeaderReplayOf:
+		case HeaderError, HeaderReason, HeaderOrigin, HeaderReplayOf, pack.Header, pack.IndexHeader:
 			continue
 		}
 		hs = append(hs, kgo.RecordHeader{Key: h.Key, Value: []byte(h.Value)})

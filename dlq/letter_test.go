@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"logsys/event"
+	"logsys/pack"
 	"logsys/store"
 )
 
@@ -46,6 +47,7 @@ func TestLetterRoundTrip(t *testing.T) {
 		{fmt.Errorf("%w: id %q from %s is already stored with other content", store.ErrIDConflict, "x-1", "c"), ReasonIDConflict},
 		{event.ErrNotJSON, ReasonNotJSON},
 		{fmt.Errorf("invalid event: %w", errors.New("message: is required")), ReasonInvalid},
+		{fmt.Errorf("%w: header says 3 events, the value holds 2", pack.ErrMalformed), ReasonMalformedPack},
 	} {
 		dead := &kgo.Record{Partition: 1, Offset: 4, Key: orig.Key, Value: orig.Value, Headers: Headers(orig, tt.err), Timestamp: time.Unix(100, 0)}
 		l := letterOf(dead)
@@ -63,6 +65,26 @@ func TestLetterRoundTrip(t *testing.T) {
 		if fmt.Sprint(hs) != fmt.Sprint(want) {
 			t.Errorf("replay headers %v, want %v", hs, want)
 		}
+	}
+}
+
+// TestLetterOfPackEvent: the dead letter of one event of a pack names
+// its index; its replay is one event, without the pack's headers.
+func TestLetterOfPackEvent(t *testing.T) {
+	pk := &kgo.Record{Topic: "log-events", Partition: 1, Offset: 7, Key: []byte("s"), Value: []byte("{\"id\":\"a\"}\n{\"id\":\"b\"}"),
+		Headers: []kgo.RecordHeader{{Key: "traceparent", Value: []byte("00-abc")}, {Key: pack.Header, Value: pack.HeaderValue(2)}}}
+	evs, err := pack.Unpack(nil, pk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := letterOf(&kgo.Record{Partition: 0, Offset: 3, Key: evs[1].Key, Value: evs[1].Value, Headers: Headers(evs[1], event.ErrNotJSON)})
+	if l.PackIndex != "1" || l.Origin != "log-events/1/7" || l.ID != "b" {
+		t.Errorf("letter %+v: want index 1 of log-events/1/7, id b", l)
+	}
+	hs := l.replayHeaders("log-events.dlq")
+	want := []kgo.RecordHeader{{Key: "traceparent", Value: []byte("00-abc")}, {Key: HeaderReplayOf, Value: []byte("log-events.dlq/0/3")}}
+	if fmt.Sprint(hs) != fmt.Sprint(want) {
+		t.Errorf("replay headers %v, want %v", hs, want)
 	}
 }
 

@@ -24,11 +24,12 @@ import (
 // Each option adjusts the gateway's configuration.
 func benchPipeline(b *testing.B, opts ...func(*GatewayConfig)) (pkiDir string, pr *Producer, gw *Gateway) {
 	b.Helper()
-	return benchPipelineWith(b, false, opts...)
+	return benchPipelineWith(b, false, nil, opts...)
 }
 
-// benchPipelineWith is benchPipeline with the broker's sync_writes.
-func benchPipelineWith(b *testing.B, syncWrites bool, opts ...func(*GatewayConfig)) (pkiDir string, pr *Producer, gw *Gateway) {
+// benchPipelineWith is benchPipeline with the broker's sync_writes and
+// edit (if not nil) adjusting the producer's configuration.
+func benchPipelineWith(b *testing.B, syncWrites bool, edit func(*ProducerConfig), opts ...func(*GatewayConfig)) (pkiDir string, pr *Producer, gw *Gateway) {
 	b.Helper()
 	pkiDir, dir := testPKI(b), b.TempDir()
 	bc := DefaultBrokerConfig()
@@ -45,6 +46,9 @@ func benchPipelineWith(b *testing.B, syncWrites bool, opts ...func(*GatewayConfi
 	pc := DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = fastIdentity(pkiDir, "producer"), "127.0.0.1:0", "", quietLogger()
 	pc.Kafka.Brokers = br.Addrs()
+	if edit != nil {
+		edit(&pc)
+	}
 	if pr, err = NewProducer(context.Background(), pc); err != nil {
 		b.Fatal(err)
 	}
@@ -162,15 +166,19 @@ func benchPostOne(b *testing.B, workers int) {
 	}
 }
 
-// BenchmarkProducerBatch posts batches of events to the producer over
-// mutual TLS, as frames (the gateway's form) and as a JSON array, and
-// waits for Kafka's acknowledgement of every record (acks=all,
-// idempotent, lz4, embedded broker).
+// BenchmarkProducerBatch posts batches of events of one source to the
+// producer over mutual TLS, as frames (the gateway's form; packed, the
+// default, and one record per event) and as a JSON array (one record per
+// event), and waits for Kafka's acknowledgement of every record
+// (acks=all, idempotent, lz4, embedded broker).
 func BenchmarkProducerBatch(b *testing.B) {
-	for _, ctype := range []string{FramesType, "application/json"} {
+	for _, arm := range []struct {
+		ctype string
+		pack  bool
+	}{{FramesType, true}, {FramesType, false}, {"application/json", false}} {
 		for _, n := range []int{1, 100, 1000} {
-			b.Run(fmt.Sprintf("body=%s/events=%d", strings.TrimPrefix(ctype, "application/"), n), func(b *testing.B) {
-				benchProducer(b, ctype, n, false)
+			b.Run(fmt.Sprintf("body=%s/pack=%v/events=%d", strings.TrimPrefix(arm.ctype, "application/"), arm.pack, n), func(b *testing.B) {
+				benchProducer(b, arm.ctype, n, false, arm.pack)
 			})
 		}
 	}
@@ -183,13 +191,13 @@ func BenchmarkProducerBatch(b *testing.B) {
 func BenchmarkProducerSyncWrites(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		for _, sync := range []bool{false, true} {
-			b.Run(fmt.Sprintf("events=%d/sync_writes=%v", n, sync), func(b *testing.B) { benchProducer(b, FramesType, n, sync) })
+			b.Run(fmt.Sprintf("events=%d/sync_writes=%v", n, sync), func(b *testing.B) { benchProducer(b, FramesType, n, sync, true) })
 		}
 	}
 }
 
-func benchProducer(b *testing.B, ctype string, n int, syncWrites bool) {
-	pkiDir, pr, _ := benchPipelineWith(b, syncWrites)
+func benchProducer(b *testing.B, ctype string, n int, syncWrites, pack bool) {
+	pkiDir, pr, _ := benchPipelineWith(b, syncWrites, func(c *ProducerConfig) { c.Pack = pack })
 	client := gatewayClient(b, pkiDir)
 	evs := make([]event.Event, n)
 	for i := range evs {

@@ -171,10 +171,12 @@ func (p *pipeline) uncommitted(topic string) int64 {
 	return n
 }
 
+// retentionBatch is n events, each of its own source: one record each,
+// packs or not (the retention tests count records).
 func retentionBatch(n int, prefix string) string {
 	var b []byte
 	for i := range n {
-		b = fmt.Appendf(b, `{"message":"%s %d","source":"retention-test"}`+"\n", prefix, i)
+		b = fmt.Appendf(b, `{"message":"%s %d","source":"retention-test-%d"}`+"\n", prefix, i, i)
 	}
 	return string(b)
 }

@@ -17,6 +17,7 @@ import (
 	"logsys/dlq"
 	"logsys/event"
 	"logsys/internal/cfgerr"
+	"logsys/pack"
 	"logsys/store"
 	"logsys/tlsx"
 )
@@ -30,7 +31,8 @@ type ConsumerConfig struct {
 	Scrapers     []string      `mapstructure:"scrapers"`
 	Kafka        KafkaConfig   `mapstructure:"kafka"`
 	Group        string        `mapstructure:"group"`
-	// BatchSize is the most records written to the store at once.
+	// BatchSize is the most events written to the store at once, and the
+	// most Kafka records one poll takes (a pack holds many events).
 	BatchSize int `mapstructure:"batch_size"`
 	// FlushInterval is how long a partial batch may wait for more records
 	// before it is written; 0 writes whatever one poll returned.
@@ -201,14 +203,16 @@ func (c *Consumer) Run(ctx context.Context) error {
 }
 
 // poll returns up to BatchSize records, waiting up to FlushInterval for a
-// partial batch to fill.
+// partial batch to fill: until its records hold BatchSize events (a pack
+// holds many).
 func (c *Consumer) poll(ctx context.Context) kgo.Fetches {
 	fetches := c.client.PollRecords(ctx, c.cfg.BatchSize)
 	if c.cfg.FlushInterval <= 0 || fetches.IsClientClosed() {
 		return fetches
 	}
 	deadline := time.Now().Add(c.cfg.FlushInterval)
-	for n := fetches.NumRecords(); n < c.cfg.BatchSize && time.Now().Before(deadline) && ctx.Err() == nil; n = fetches.NumRecords() {
+	n := countEvents(fetches)
+	for n < c.cfg.BatchSize && time.Now().Before(deadline) && ctx.Err() == nil {
 		pctx, cancel := context.WithDeadline(ctx, deadline)
 		more := c.client.PollRecords(pctx, c.cfg.BatchSize-n)
 		cancel()
@@ -216,55 +220,89 @@ func (c *Consumer) poll(ctx context.Context) kgo.Fetches {
 			break
 		}
 		fetches = append(fetches, more...)
+		n += countEvents(more)
 	}
 	return fetches
 }
 
+// countEvents is the number of events the records of fetches hold.
+func countEvents(fetches kgo.Fetches) int {
+	n := 0
+	for rec := range fetches.RecordsAll() {
+		n += pack.Count(rec)
+	}
+	return n
+}
+
 // handle stores one poll's records, dead-letters poison ones, then commits.
+// A pack (package pack) is unpacked: each of its events is stored, or
+// dead-lettered alone, like a record of its own; a pack that is not of the
+// pack form is dead-lettered whole. The events are written BatchSize at a
+// time, and the records are committed only once every event of every
+// record is stored or dead-lettered.
 func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
-	var recs []store.Record
-	var all, origin []*kgo.Record
-	var poison []*kgo.Record
+	var all, events, poison []*kgo.Record
 	var reasons []error
-	now := c.now().UTC()
-	// Work in hand finishes even when shutdown starts, within the grace.
-	wctx, cancel := graceContext(ctx, c.cfg.ShutdownGrace)
-	defer cancel()
 	for rec := range fetches.RecordsAll() {
 		all = append(all, rec)
-		sr, err := decodeRecord(rec, now)
-		if err != nil {
+		var err error
+		if events, err = pack.Unpack(events, rec); err != nil {
 			poison, reasons = append(poison, rec), append(reasons, err)
-			continue
 		}
-		recs = append(recs, sr)
-		origin = append(origin, rec)
 	}
 	if len(all) == 0 {
 		return nil
 	}
+	now := c.now().UTC()
+	// Work in hand finishes even when shutdown starts, within the grace.
+	wctx, cancel := graceContext(ctx, c.cfg.ShutdownGrace)
+	defer cancel()
+	for first := true; first || len(events) > 0; first = false {
+		chunk := events[:min(len(events), c.cfg.BatchSize)]
+		events = events[len(chunk):]
+		recs := make([]store.Record, 0, len(chunk))
+		origin := make([]*kgo.Record, 0, len(chunk))
+		for _, rec := range chunk {
+			sr, err := decodeRecord(rec, now)
+			if err != nil {
+				poison, reasons = append(poison, rec), append(reasons, err)
+				continue
+			}
+			recs, origin = append(recs, sr), append(origin, rec)
+		}
+		if err := c.deadLetterAll(wctx, poison, reasons); err != nil {
+			return err
+		}
+		poison, reasons = poison[:0], reasons[:0]
+		if err := c.writeSplit(wctx, recs, origin); err != nil {
+			return err
+		}
+	}
+	if err := c.client.CommitRecords(wctx, all...); err != nil {
+		// Every record is stored or dead-lettered: a later commit covers
+		// these offsets, and a redelivery meanwhile is skipped by the store.
+		c.log.Warn("offsets not committed; the stored batch may be redelivered", "err", err)
+	}
+	return nil
+}
+
+// deadLetterAll dead-letters poison[i] with reasons[i], retrying with
+// backoff until all are written or ctx ends.
+func (c *Consumer) deadLetterAll(ctx context.Context, poison []*kgo.Record, reasons []error) error {
 	b := c.newBackoff()
-	dlFailed := false
+	failed := false
 	for i := 0; i < len(poison); {
-		if err := c.deadLetter(wctx, poison[i], reasons[i]); err != nil {
-			dlFailed = true
-			if werr := b.wait(wctx, err); werr != nil {
+		if err := c.deadLetter(ctx, poison[i], reasons[i]); err != nil {
+			failed = true
+			if werr := b.wait(ctx, err); werr != nil {
 				return werr
 			}
 			continue
 		}
 		i++
 	}
-	if dlFailed { // the poison is put away again: nothing else was failing meanwhile
+	if failed { // the poison is put away again: nothing else was failing meanwhile
 		c.storeHealth.ok()
-	}
-	if err := c.writeSplit(wctx, recs, origin); err != nil {
-		return err
-	}
-	if err := c.client.CommitRecords(wctx, all...); err != nil {
-		// Every record is stored or dead-lettered: a later commit covers
-		// these offsets, and a redelivery meanwhile is skipped by the store.
-		c.log.Warn("offsets not committed; the stored batch may be redelivered", "err", err)
 	}
 	return nil
 }
@@ -318,9 +356,10 @@ func (b *backoff) wait(ctx context.Context, err error) error {
 	return nil
 }
 
-// decodeRecord turns a Kafka record into a store record, or says why it
+// decodeRecord turns a Kafka record of one event (a record, or one event
+// of a pack as pack.Unpack returns it) into a store record, or says why it
 // can never be stored: event.DecodeForwarded applies the rules the store
-// applies.
+// applies. The events of a pack share its partition and offset.
 func decodeRecord(rec *kgo.Record, now time.Time) (store.Record, error) {
 	ev, err := event.DecodeForwarded(rec.Value)
 	if errors.Is(err, event.ErrNotJSON) {

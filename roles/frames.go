@@ -17,8 +17,9 @@ import (
 //	frame = uvarint(len(key)) key uvarint(len(value)) value
 //
 // The value is the event's JSON (event.Event.AppendJSON), the key chooses
-// its partition. The producer splits the frames and writes each as one
-// record without decoding the events again: it accepts this body only
+// its partition. The producer splits the frames and writes them as records
+// (the events of one key packed, package pack, unless producer.pack is
+// off) without decoding the events again: it accepts this body only
 // from the gateway's identity (mTLS), which decoded and validated every
 // event with event.DecodeFrom; the consumer validates each record again
 // before storing it (event.DecodeForwarded) and dead-letters what fails.

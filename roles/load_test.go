@@ -179,6 +179,18 @@ func (p *pipeline) waitStoreDown(t *testing.T) healthView {
 	return h
 }
 
+// requireLagCovers fails unless the consumer's lag, measured now, covers
+// every record the broker held beyond the group's commits just before
+// (the events accepted while the store failed: a record holds one event
+// or a pack of them), and there is at least one.
+func (p *pipeline) requireLagCovers(t *testing.T, while string) {
+	t.Helper()
+	waiting := p.uncommitted(DefaultKafkaConfig().Topic)
+	if lag := p.lag(t); waiting == 0 || lag < float64(waiting) {
+		t.Errorf("lag %v %s, want at least the %d records (the events accepted meanwhile) beyond the commits", lag, while, waiting)
+	}
+}
+
 // lag measures the consumer's lag now and returns its sum over the
 // topic's partitions, as exported.
 func (p *pipeline) lag(t *testing.T) float64 {

@@ -49,11 +49,13 @@ func startPipelineWith(t *testing.T, sc store.Config) *pipeline {
 	return startPipelineOpts(t, pipelineOptions{store: sc})
 }
 
-// pipelineOptions vary the pipeline: its store, and the clock of
-// gateway, producer and consumer (nil: time.Now).
+// pipelineOptions vary the pipeline: its store, the clock of gateway,
+// producer and consumer (nil: time.Now), and the producer's
+// configuration (producer, if not nil, edits it).
 type pipelineOptions struct {
-	store store.Config
-	clock func() time.Time
+	store    store.Config
+	clock    func() time.Time
+	producer func(*ProducerConfig)
 }
 
 func startPipelineOpts(t *testing.T, o pipelineOptions) *pipeline {
@@ -77,6 +79,9 @@ func startPipelineOpts(t *testing.T, o pipelineOptions) *pipeline {
 	pc := DefaultProducerConfig()
 	pc.Identity, pc.Addr, pc.LivenessAddr, pc.Logger = fastIdentity(p.pkiDir, "producer"), "127.0.0.1:0", "127.0.0.1:0", quietLogger()
 	pc.Kafka.Brokers, pc.Clock = p.broker.Addrs(), p.clock
+	if o.producer != nil {
+		o.producer(&pc)
+	}
 	if p.producer, err = NewProducer(context.Background(), pc); err != nil {
 		t.Fatal(err)
 	}

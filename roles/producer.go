@@ -67,6 +67,11 @@ type ProducerConfig struct {
 	Compression  string        `mapstructure:"compression"`
 	Linger       time.Duration `mapstructure:"linger"`
 	MaxBodyBytes int64         `mapstructure:"max_body_bytes"`
+	// Pack writes the events of one gateway request that share a source
+	// as one Kafka record (package pack); false writes a record per event.
+	Pack bool `mapstructure:"pack"`
+	// MaxPackBytes bounds the value of one pack; a larger group is split.
+	MaxPackBytes int64 `mapstructure:"max_pack_bytes"`
 	// HTTP1 disables HTTP/2 on the listener (for measurements).
 	HTTP1         bool          `mapstructure:"http1"`
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
@@ -81,7 +86,8 @@ func DefaultProducerConfig() ProducerConfig {
 	return ProducerConfig{
 		Identity: tlsx.DefaultIdentity("producer"), Addr: ":8081", LivenessAddr: "127.0.0.1:9081",
 		Callers: []string{"gateway"}, Scrapers: []string{"prometheus"}, Kafka: DefaultKafkaConfig(),
-		Compression: "lz4", MaxBodyBytes: 64 << 20, ShutdownGrace: 15 * time.Second,
+		Compression: "lz4", MaxBodyBytes: 64 << 20, Pack: true, MaxPackBytes: DefaultMaxPackBytes,
+		ShutdownGrace: 15 * time.Second,
 	}
 }
 
@@ -104,7 +110,10 @@ func (c ProducerConfig) Validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, notNegative(limit{"linger", int64(c.Linger)}, limit{"shutdown_grace", int64(c.ShutdownGrace)})...)
-	errs = append(errs, positive(limit{"max_body_bytes", c.MaxBodyBytes})...)
+	errs = append(errs, positive(limit{"max_body_bytes", c.MaxBodyBytes}, limit{"max_pack_bytes", c.MaxPackBytes})...)
+	if c.MaxPackBytes > maxPackBytesLimit {
+		errs = append(errs, fmt.Errorf("max_pack_bytes: %d is above %d (a pack must fit in one Kafka batch of franz-go's default 1,000,012 bytes)", c.MaxPackBytes, maxPackBytesLimit))
+	}
 	return errors.Join(errs...)
 }
 
@@ -189,29 +198,44 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var recs []*kgo.Record
+	var events int
 	if ct == FramesType {
-		recs, err = framedRecords(body)
+		recs, events, err = framedRecords(body, p.maxPack())
 	} else {
 		recs, err = jsonRecords(body)
+		events = len(recs)
 	}
 	if err != nil {
 		return err
 	}
 	if err := p.produce(r.Context(), recs); err != nil {
-		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(len(recs)))
+		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(events))
 		return unavailable("kafka did not acknowledge the events", err)
 	}
-	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(len(recs)))
-	writeOK(w, http.StatusAccepted, map[string]int{"accepted": len(recs)})
+	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(events))
+	writeOK(w, http.StatusAccepted, map[string]int{"accepted": events})
 	return nil
 }
 
+// maxPack is the bound of a pack's value, or 0 when packing is off.
+func (p *Producer) maxPack() int {
+	if !p.cfg.Pack {
+		return 0
+	}
+	return int(p.cfg.MaxPackBytes)
+}
+
 // framedRecords turns a frames body into records without decoding the
-// events: the gateway (the only caller allowed) validated them.
-func framedRecords(body []byte) ([]*kgo.Record, error) {
+// events: the gateway (the only caller allowed) validated them. With
+// maxPack > 0 the events of one key are packed (packedRecords), else each
+// is a record. It also returns the number of events.
+func framedRecords(body []byte, maxPack int) ([]*kgo.Record, int, error) {
 	frames, err := splitFrames(make([]frame, 0, 64), body)
 	if err != nil {
-		return nil, fieldError("body", err.Error())
+		return nil, 0, fieldError("body", err.Error())
+	}
+	if maxPack > 0 {
+		return packedRecords(frames, maxPack), len(frames), nil
 	}
 	recs := make([]*kgo.Record, len(frames))
 	store := make([]kgo.Record, len(frames)) // one allocation for all
@@ -219,7 +243,7 @@ func framedRecords(body []byte) ([]*kgo.Record, error) {
 		store[i] = kgo.Record{Key: f.key, Value: f.value}
 		recs[i] = &store[i]
 	}
-	return recs, nil
+	return recs, len(frames), nil
 }
 
 // jsonRecords turns a JSON array of events into records, validating each

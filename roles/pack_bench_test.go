@@ -1,0 +1,59 @@
+package roles
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"logsys/event"
+	"logsys/pack"
+)
+
+// BenchmarkConsumerDecode is the consumer's work per event before the
+// store: unpacking (package pack) and validating (decodeRecord) the
+// records of one gateway request of 1,000 events of one source, packed
+// (the default) and one record per event, as the producer writes them.
+func BenchmarkConsumerDecode(b *testing.B) {
+	evs := make([]event.Event, 1000)
+	for i := range evs {
+		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: fmt.Sprintf("GET /api/v1/orders/%d 200 3ms", i),
+			Source: "checkout", Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client",
+			Metadata: map[string]any{"host": "web-1", "region": "eu-west-1"}}
+	}
+	body, err := appendFrames(nil, evs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, packed := range []bool{true, false} {
+		b.Run(fmt.Sprintf("pack=%v", packed), func(b *testing.B) {
+			maxPack := 0
+			if packed {
+				maxPack = DefaultMaxPackBytes
+			}
+			recs, _, err := framedRecords(body, maxPack)
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := time.Now()
+			var events []*kgo.Record
+			b.ReportAllocs()
+			for b.Loop() {
+				events = events[:0]
+				for _, r := range recs {
+					if events, err = pack.Unpack(events, r); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for _, e := range events {
+					if _, err := decodeRecord(e, now); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+			b.ReportMetric(float64(len(recs)), "records")
+		})
+	}
+}
