@@ -184,10 +184,11 @@ func (p *Producer) Addr() string { return p.addr() }
 // postEvents handles one batch from the gateway: frames (FramesType), the
 // gateway's form, or a JSON array of events.
 func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
-	body, ct, err := readBody(w, r, p.cfg.MaxBodyBytes, "application/json", FramesType)
+	buf, ct, err := readBody(w, r, p.cfg.MaxBodyBytes, "application/json", FramesType)
 	if err != nil {
 		return err
 	}
+	body := *buf // the records point into it until Kafka has them: not handed back
 	var recs []*kgo.Record
 	if ct == FramesType {
 		recs, err = framedRecords(body)
