@@ -36,7 +36,7 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 		return g.forwardFailed(1, err)
 	}
 	g.metrics.events.WithLabelValues("gateway", "accepted").Inc()
-	writeOK(w, http.StatusAccepted, map[string]string{"id": ev.ID})
+	writeAcceptedOne(w, ev.ID)
 	return nil
 }
 
@@ -62,7 +62,6 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	now := g.now()
 	id := peerIdentity(r)
 	evs := make([]event.Event, len(raws))
-	ids := make([]string, len(raws))
 	for i, raw := range raws {
 		ev, err := event.DecodeFrom(raw, now, id)
 		if err != nil {
@@ -72,13 +71,13 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 			return g.rejected(within(fmt.Sprintf("events[%d]", i), err))
 		}
-		evs[i], ids[i] = ev, ev.ID
+		evs[i] = ev
 	}
 	if err := g.fwd.send(r.Context(), evs); err != nil {
 		return g.forwardFailed(len(evs), err)
 	}
 	g.metrics.events.WithLabelValues("gateway", "accepted").Add(float64(len(evs)))
-	writeOK(w, http.StatusAccepted, map[string]any{"accepted": len(ids), "ids": ids})
+	writeAcceptedBatch(w, evs)
 	return nil
 }
 

@@ -203,7 +203,7 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
 		return unavailable("kafka did not acknowledge the events", err)
 	}
 	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(len(recs)))
-	writeOK(w, http.StatusAccepted, map[string]int{"accepted": len(recs)})
+	writeAcceptedCount(w, len(recs))
 	return nil
 }
 
