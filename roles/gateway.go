@@ -89,9 +89,10 @@ func DefaultGatewayConfig() GatewayConfig {
 			// HTTP/1.1 keep-alive by measurement: with Go's HTTP/2 the
 			// single-event path ran at 0.4-0.6x (see docs/bench.md).
 			HTTP2: false,
-			// Two batches in flight: what arrives meanwhile is the next
-			// batch, so batches grow with the load and add no delay when
-			// idle (16 sent about one event per batch; docs/bench.md).
+			// Two batches in flight, at most one of them partial: what
+			// arrives meanwhile is the next batch, so batches grow with
+			// the load and add no delay when idle (16 sent about one event
+			// per batch; docs/bench.md; roles/forwarder.go).
 			MaxBatch: 2000, MaxBatchBytes: 16 << 20, Workers: 2, Timeout: 10 * time.Second, Retries: 3,
 			Backoff: 50 * time.Millisecond, BreakerFailures: 5, BreakerCooldown: 5 * time.Second,
 		},
