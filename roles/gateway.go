@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"logsys/internal/cfgerr"
 	"logsys/store"
 	"logsys/tlsx"
@@ -193,6 +195,8 @@ type Gateway struct {
 	adm     *admission
 	store   store.Store
 	handler http.Handler
+	// accepted counts the events the gateway accepted.
+	accepted func() prometheus.Counter
 }
 
 // NewGateway builds a gateway: loads its certificate, opens the store and
@@ -205,7 +209,7 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{base: b, cfg: cfg}
+	g := &Gateway{base: b, cfg: cfg, accepted: b.metrics.eventCount("gateway", "accepted")}
 	if err := g.build(ctx); err != nil {
 		g.Close()
 		return nil, err

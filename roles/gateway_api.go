@@ -35,7 +35,7 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 	if err := g.fwd.send(r.Context(), []event.Event{ev}); err != nil {
 		return g.forwardFailed(1, err)
 	}
-	g.metrics.events.WithLabelValues("gateway", "accepted").Inc()
+	g.accepted().Inc()
 	writeAcceptedOne(w, ev.ID)
 	return nil
 }
@@ -76,7 +76,7 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	if err := g.fwd.send(r.Context(), evs); err != nil {
 		return g.forwardFailed(len(evs), err)
 	}
-	g.metrics.events.WithLabelValues("gateway", "accepted").Add(float64(len(evs)))
+	g.accepted().Add(float64(len(evs)))
 	writeAcceptedBatch(w, evs)
 	return nil
 }

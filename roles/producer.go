@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
@@ -128,6 +129,8 @@ type Producer struct {
 	*base
 	cfg    ProducerConfig
 	client *kgo.Client
+	// accepted counts the events Kafka acknowledged.
+	accepted func() prometheus.Counter
 }
 
 // NewProducer builds the producer and its Kafka client. ctx bounds the
@@ -140,7 +143,7 @@ func NewProducer(ctx context.Context, cfg ProducerConfig) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{base: b, cfg: cfg}
+	p := &Producer{base: b, cfg: cfg, accepted: b.metrics.eventCount("producer", "accepted")}
 	if err := p.build(); err != nil {
 		p.Close()
 		return nil, err
@@ -202,7 +205,7 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
 		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(len(recs)))
 		return unavailable("kafka did not acknowledge the events", err)
 	}
-	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(len(recs)))
+	p.accepted().Add(float64(len(recs)))
 	writeAcceptedCount(w, len(recs))
 	return nil
 }
