@@ -86,6 +86,7 @@ func (b *base) listen(l listener, h http.Handler) error {
 	}
 	srv := &http.Server{
 		Handler:           h,
+		ConnContext:       withPeer, // the client's identity, once per connection
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,

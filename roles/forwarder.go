@@ -52,7 +52,12 @@ func putBody(b *[]byte) {
 // forwarder coalesces events from concurrent requests into batches and
 // posts them to the producer; each caller learns whether its events were
 // acknowledged by Kafka. Idle it adds no delay: a worker takes whatever is
-// queued when it becomes free.
+// queued when it becomes free. Of the batches in flight at most one is
+// partial (below max_batch or max_batch_bytes): a worker with a partial
+// batch while another is out keeps gathering what arrives until that one
+// is answered, its own batch is full or partialWait has passed. Light load thus goes in one
+// growing batch at a time (every POST costs the gateway, the producer
+// and Kafka a request), and only full batches travel side by side.
 type forwarder struct {
 	client   *http.Client
 	url      string
@@ -65,17 +70,20 @@ type forwarder struct {
 	log      *slog.Logger
 
 	// ctx ends the forwarder's retries, backoffs and posts; start sets it.
-	ctx    context.Context
-	mu     sync.RWMutex
-	closed bool
-	queue  chan *pending
-	wg     sync.WaitGroup
+	ctx context.Context
+	// partial is held by the worker posting a partial batch (capacity 1).
+	partial chan struct{}
+	mu      sync.RWMutex
+	closed  bool
+	queue   chan *pending
+	wg      sync.WaitGroup
 }
 
 // start runs workers until close; ctx ending stops their retries at once
 // (what is still queued then fails with ctx's error).
 func (f *forwarder) start(ctx context.Context, workers int) {
 	f.ctx = ctx
+	f.partial = make(chan struct{}, 1)
 	for i := 0; i < workers; i++ {
 		f.wg.Add(1)
 		go f.work()
@@ -128,6 +136,8 @@ func (f *forwarder) work() {
 	defer f.wg.Done()
 	batch := make([]*pending, 0, 64)
 	var carry *pending // taken from the queue, left for the next batch: it did not fit
+	wait := time.NewTimer(partialWait)
+	wait.Stop()
 	for {
 		p := carry
 		carry = nil
@@ -139,23 +149,56 @@ func (f *forwarder) work() {
 		}
 		batch = append(batch[:0], p)
 		n, size := p.n, int64(len(*p.frames))
-	drain:
-		for n < f.maxBatch {
+		full := false // no more fits: the batch goes without the partial token
+		add := func(q *pending) {
+			if f.maxBytes > 0 && size+int64(len(*q.frames)) > f.maxBytes {
+				carry, full = q, true
+				return
+			}
+			batch = append(batch, q)
+			n, size = n+q.n, size+int64(len(*q.frames))
+			full = f.isFull(n, size)
+		}
+		open := true // the queue is not closed
+		full = f.isFull(n, size)
+	drain: // what is queued now
+		for !full {
 			select {
 			case q, ok := <-f.queue:
 				if !ok {
+					open = false
 					break drain
 				}
-				if f.maxBytes > 0 && size+int64(len(*q.frames)) > f.maxBytes {
-					carry = q
-					break drain
-				}
-				batch = append(batch, q)
-				n, size = n+q.n, size+int64(len(*q.frames))
+				add(q)
 			default:
 				break drain
 			}
 		}
+		holding := false
+		if !full {
+			wait.Reset(partialWait)
+		}
+	gather: // until the partial token is free, the batch full or partialWait over
+		for !full {
+			queue := f.queue
+			if !open {
+				queue = nil
+			}
+			select {
+			case f.partial <- struct{}{}:
+				holding = true
+				break gather
+			case <-wait.C:
+				break gather
+			case q, ok := <-queue:
+				if !ok {
+					open = false
+					continue
+				}
+				add(q)
+			}
+		}
+		wait.Stop()
 		body := p.frames
 		if len(batch) > 1 {
 			body = bodyPool.Get().(*[]byte)
@@ -164,6 +207,9 @@ func (f *forwarder) work() {
 			}
 		}
 		err := f.deliver(f.ctx, *body, n)
+		if holding {
+			<-f.partial
+		}
 		if len(batch) > 1 {
 			putBody(body)
 		}
@@ -173,6 +219,19 @@ func (f *forwarder) work() {
 			batch[i] = nil
 		}
 	}
+}
+
+// partialWait bounds how long a partial batch waits for the one in
+// flight: longer than a POST takes when the producer is well, so that
+// light load goes in one batch at a time, and short enough that a stalled
+// POST (a producer that does not answer, retries with backoff) does not
+// hold up the other callers for its timeout.
+const partialWait = 5 * time.Millisecond
+
+// isFull reports whether a batch of n events in size bytes of frames
+// takes no more.
+func (f *forwarder) isFull(n int, size int64) bool {
+	return n >= f.maxBatch || (f.maxBytes > 0 && size >= f.maxBytes)
 }
 
 // deliver posts body, the frames of n events, with retries and backoff

@@ -24,15 +24,21 @@ type fakeProducer struct {
 	arrived  []time.Duration
 	sizes    []int // body bytes of each batch
 	start    time.Time
+	// release, when set, holds the answer to the first batch until closed.
+	release chan struct{}
 }
 
 func (p *fakeProducer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.sizes = append(p.sizes, len(body))
 	p.arrived = append(p.arrived, time.Since(p.start))
-	code := p.statuses[min(len(p.arrived), len(p.statuses))-1]
+	n := len(p.arrived)
+	code := p.statuses[min(n, len(p.statuses))-1]
+	p.mu.Unlock()
+	if n == 1 && p.release != nil {
+		<-p.release
+	}
 	w.WriteHeader(code)
 }
 
@@ -184,4 +190,65 @@ func TestForwarderBoundsCoalescedBytes(t *testing.T) {
 			t.Fatalf("batch bodies %v bytes, want %v (two coalesced, the third next)", got, want)
 		}
 	})
+}
+
+// TestForwarderOnePartialBatchInFlight tries to get a second partial batch
+// out while one is in flight: with two workers, what arrives meanwhile is
+// gathered into one batch that goes as soon as the first is answered, or,
+// when the producer stalls, after partialWait; a full batch goes at once.
+func TestForwarderOnePartialBatchInFlight(t *testing.T) {
+	for _, stall := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			p := &fakeProducer{statuses: []int{http.StatusAccepted}, release: make(chan struct{})}
+			f := newTestForwarder(t, p, newBreaker(100, time.Minute, nil))
+			f.start(t.Context(), 2)
+			errs := make(chan error, 4+f.maxBatch)
+			send := func(evs []event.Event) { go func() { errs <- f.send(context.Background(), evs) }() }
+			send(oneEvent)
+			synctest.Wait() // the first batch is held by the producer
+			for range 3 {
+				send(oneEvent)
+			}
+			synctest.Wait()
+			if got := len(p.arrivals()); got != 1 {
+				t.Fatalf("%d batches arrived while the first was in flight, want 1", got)
+			}
+			if stall {
+				time.Sleep(partialWait)
+				synctest.Wait()
+			} else {
+				time.Sleep(partialWait / 2)
+				close(p.release)
+				synctest.Wait()
+			}
+			got := p.arrivals()
+			if len(got) != 2 {
+				t.Fatalf("batches arrived at %v, want 2", got)
+			}
+			if want := partialWait; stall && got[1] != want {
+				t.Errorf("stalled: the gathered batch went at %v, want %v", got[1], want)
+			}
+			if want := partialWait / 2; !stall && got[1] != want {
+				t.Errorf("the gathered batch went at %v, want %v (when the first was answered)", got[1], want)
+			}
+			full := slices.Repeat(oneEvent, f.maxBatch)
+			send(full) // a full batch does not wait for anything
+			synctest.Wait()
+			if n := len(p.arrivals()); n != 3 {
+				t.Errorf("the full batch did not go at once (%d batches)", n)
+			}
+			if stall {
+				close(p.release)
+			}
+			for range 5 {
+				if err := <-errs; err != nil {
+					t.Fatalf("send: %v", err)
+				}
+			}
+			f.close()
+			if want := []int{len(oneFrame), 3 * len(oneFrame), f.maxBatch * len(oneFrame)}; !slices.Equal(p.sizes, want) {
+				t.Errorf("batch bodies %v bytes, want %v", p.sizes, want)
+			}
+		})
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"logsys/internal/cfgerr"
 	"logsys/store"
 	"logsys/tlsx"
@@ -89,9 +91,10 @@ func DefaultGatewayConfig() GatewayConfig {
 			// HTTP/1.1 keep-alive by measurement: with Go's HTTP/2 the
 			// single-event path ran at 0.4-0.6x (see docs/bench.md).
 			HTTP2: false,
-			// Two batches in flight: what arrives meanwhile is the next
-			// batch, so batches grow with the load and add no delay when
-			// idle (16 sent about one event per batch; docs/bench.md).
+			// Two batches in flight, at most one of them partial: what
+			// arrives meanwhile is the next batch, so batches grow with
+			// the load and add no delay when idle (16 sent about one event
+			// per batch; docs/bench.md; roles/forwarder.go).
 			MaxBatch: 2000, MaxBatchBytes: 16 << 20, Workers: 2, Timeout: 10 * time.Second, Retries: 3,
 			Backoff: 50 * time.Millisecond, BreakerFailures: 5, BreakerCooldown: 5 * time.Second,
 		},
@@ -192,6 +195,8 @@ type Gateway struct {
 	adm     *admission
 	store   store.Store
 	handler http.Handler
+	// accepted counts the events the gateway accepted.
+	accepted func() prometheus.Counter
 }
 
 // NewGateway builds a gateway: loads its certificate, opens the store and
@@ -204,7 +209,7 @@ func NewGateway(ctx context.Context, cfg GatewayConfig) (*Gateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gateway{base: b, cfg: cfg}
+	g := &Gateway{base: b, cfg: cfg, accepted: b.metrics.eventCount("gateway", "accepted")}
 	if err := g.build(ctx); err != nil {
 		g.Close()
 		return nil, err

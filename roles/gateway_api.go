@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -16,29 +14,14 @@ import (
 	"logsys/store"
 )
 
-// readBody reads at most limit bytes of a body of one of types.
-func readBody(w http.ResponseWriter, r *http.Request, limit int64, types ...string) (body []byte, ctype string, err error) {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || !slices.Contains(types, ct) {
-		return nil, "", &apiError{status: http.StatusUnsupportedMediaType, reason: fmt.Sprintf("Content-Type must be one of %v", types)}
-	}
-	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	var big *http.MaxBytesError
-	if errors.As(err, &big) {
-		return nil, "", big
-	}
-	if err != nil {
-		return nil, "", badRequest("could not read the request body", err)
-	}
-	return body, ct, nil
-}
-
 // postOne handles POST /api/v1/logs.
 func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
-	body, _, err := readBody(w, r, g.cfg.MaxBodyBytes, "application/json")
+	buf, _, err := readBody(w, r, g.cfg.MaxBodyBytes, "application/json")
 	if err != nil {
 		return err
 	}
+	defer putBody(buf) // the event holds copies of its fields
+	body := *buf
 	if err := admitBytes(r, int64(len(body))); err != nil { // the length was unknown
 		return err
 	}
@@ -52,18 +35,20 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 	if err := g.fwd.send(r.Context(), []event.Event{ev}); err != nil {
 		return g.forwardFailed(1, err)
 	}
-	g.metrics.events.WithLabelValues("gateway", "accepted").Inc()
-	writeOK(w, http.StatusAccepted, map[string]string{"id": ev.ID})
+	g.accepted().Inc()
+	writeAcceptedOne(w, ev.ID)
 	return nil
 }
 
 // postBatch handles POST /api/v1/logs/batch: a JSON array or NDJSON. The
 // batch is all or nothing: one bad event rejects it, naming its index.
 func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
-	body, ct, err := readBody(w, r, g.cfg.MaxBatchBytes, "application/json", "application/x-ndjson")
+	buf, ct, err := readBody(w, r, g.cfg.MaxBatchBytes, "application/json", "application/x-ndjson")
 	if err != nil {
 		return err
 	}
+	defer putBody(buf) // raws point into it; the events hold copies
+	body := *buf
 	if err := admitBytes(r, int64(len(body))); err != nil { // the length was unknown
 		return err
 	}
@@ -77,7 +62,6 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	now := g.now()
 	id := peerIdentity(r)
 	evs := make([]event.Event, len(raws))
-	ids := make([]string, len(raws))
 	for i, raw := range raws {
 		ev, err := event.DecodeFrom(raw, now, id)
 		if err != nil {
@@ -87,13 +71,13 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 			return g.rejected(within(fmt.Sprintf("events[%d]", i), err))
 		}
-		evs[i], ids[i] = ev, ev.ID
+		evs[i] = ev
 	}
 	if err := g.fwd.send(r.Context(), evs); err != nil {
 		return g.forwardFailed(len(evs), err)
 	}
-	g.metrics.events.WithLabelValues("gateway", "accepted").Add(float64(len(evs)))
-	writeOK(w, http.StatusAccepted, map[string]any{"accepted": len(ids), "ids": ids})
+	g.accepted().Add(float64(len(evs)))
+	writeAcceptedBatch(w, evs)
 	return nil
 }
 

@@ -124,7 +124,7 @@ func (g *Gateway) postOTLP(w http.ResponseWriter, r *http.Request) error {
 		if err := g.fwd.send(r.Context(), evs); err != nil {
 			return g.forwardFailed(len(evs), err)
 		}
-		g.metrics.events.WithLabelValues("gateway", "accepted").Add(float64(len(evs)))
+		g.accepted().Add(float64(len(evs)))
 	}
 	w.Header().Set("Content-Type", enc.ContentType())
 	w.WriteHeader(http.StatusOK)

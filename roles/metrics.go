@@ -3,6 +3,7 @@ package roles
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -78,14 +79,29 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// instrument counts and times requests to route.
+// instrument counts and times requests to route. The series of each
+// status code is looked up once, on its first request.
 func (m *roleMetrics) instrument(role, route string, h http.Handler) http.Handler {
 	dur := m.duration.WithLabelValues(role, route)
+	var byCode sync.Map // int -> prometheus.Counter
+	count := func(code int) prometheus.Counter {
+		if c, ok := byCode.Load(code); ok {
+			return c.(prometheus.Counter)
+		}
+		c, _ := byCode.LoadOrStore(code, m.requests.WithLabelValues(role, route, strconv.Itoa(code)))
+		return c.(prometheus.Counter)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		h.ServeHTTP(rec, r)
 		dur.Observe(time.Since(start).Seconds())
-		m.requests.WithLabelValues(role, route, strconv.Itoa(rec.code)).Inc()
+		count(rec.code).Inc()
 	})
+}
+
+// eventCount is logsys_events_total{role, result}, looked up on first use
+// (the series appears with its first event, as before).
+func (m *roleMetrics) eventCount(role, result string) func() prometheus.Counter {
+	return sync.OnceValue(func() prometheus.Counter { return m.events.WithLabelValues(role, result) })
 }

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 
@@ -137,6 +138,8 @@ type Producer struct {
 	*base
 	cfg    ProducerConfig
 	client *kgo.Client
+	// accepted counts the events Kafka acknowledged.
+	accepted func() prometheus.Counter
 }
 
 // NewProducer builds the producer and its Kafka client. ctx bounds the
@@ -149,7 +152,7 @@ func NewProducer(ctx context.Context, cfg ProducerConfig) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Producer{base: b, cfg: cfg}
+	p := &Producer{base: b, cfg: cfg, accepted: b.metrics.eventCount("producer", "accepted")}
 	if err := p.build(); err != nil {
 		p.Close()
 		return nil, err
@@ -193,10 +196,11 @@ func (p *Producer) Addr() string { return p.addr() }
 // postEvents handles one batch from the gateway: frames (FramesType), the
 // gateway's form, or a JSON array of events.
 func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
-	body, ct, err := readBody(w, r, p.cfg.MaxBodyBytes, "application/json", FramesType)
+	buf, ct, err := readBody(w, r, p.cfg.MaxBodyBytes, "application/json", FramesType)
 	if err != nil {
 		return err
 	}
+	body := *buf // the records point into it until Kafka has them: not handed back
 	var recs []*kgo.Record
 	var events int
 	if ct == FramesType {
@@ -212,8 +216,8 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
 		p.metrics.events.WithLabelValues("producer", "failed").Add(float64(events))
 		return unavailable("kafka did not acknowledge the events", err)
 	}
-	p.metrics.events.WithLabelValues("producer", "accepted").Add(float64(events))
-	writeOK(w, http.StatusAccepted, map[string]int{"accepted": events})
+	p.accepted().Add(float64(events))
+	writeAcceptedCount(w, events)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package roles
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
@@ -233,21 +234,61 @@ func (t *tlsSetup) status(now time.Time, threshold time.Duration) ([]certView, [
 
 // peerID returns the verified client certificate's identity.
 func peerID(r *http.Request) (spiffeid.ID, bool) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		return spiffeid.ID{}, false
-	}
-	id, err := spiffeid.FromCert(r.TLS.PeerCertificates[0])
-	if err != nil {
-		return spiffeid.ID{}, false
-	}
-	return id, true
+	p := peerOf(r)
+	return p.id, p.ok
 }
 
 // peerIdentity returns the verified client identity as a URI string.
-func peerIdentity(r *http.Request) string {
-	id, ok := peerID(r)
-	if !ok {
-		return ""
+func peerIdentity(r *http.Request) string { return peerOf(r).uri }
+
+// connPeer is the identity of a client certificate, read once per
+// connection (withPeer) rather than twice per request.
+type connPeer struct {
+	cert *x509.Certificate
+	id   spiffeid.ID
+	uri  string // id.String()
+	ok   bool   // the certificate carries a valid identity
+}
+
+type peerKey struct{}
+
+// noPeer is the identity of a request without a client certificate.
+var noPeer connPeer
+
+// newConnPeer reads the identity of cert.
+func newConnPeer(cert *x509.Certificate) *connPeer {
+	p := &connPeer{cert: cert}
+	if id, err := spiffeid.FromCert(cert); err == nil {
+		p.id, p.uri, p.ok = id, id.String(), true
 	}
-	return id.String()
+	return p
+}
+
+// withPeer is a server's ConnContext: it keeps the identity of the
+// connection's client certificate (the handshake is complete when
+// tlsx.Listener hands the connection over) for every request on it.
+func withPeer(ctx context.Context, c net.Conn) context.Context {
+	tc, ok := c.(*tls.Conn)
+	if !ok {
+		return ctx
+	}
+	st := tc.ConnectionState()
+	if len(st.PeerCertificates) == 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, peerKey{}, newConnPeer(st.PeerCertificates[0]))
+}
+
+// peerOf returns the identity of r's client certificate: the
+// connection's, when withPeer read it from this very certificate, else
+// read now.
+func peerOf(r *http.Request) *connPeer {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return &noPeer
+	}
+	cert := r.TLS.PeerCertificates[0]
+	if p, _ := r.Context().Value(peerKey{}).(*connPeer); p != nil && p.cert == cert {
+		return p
+	}
+	return newConnPeer(cert)
 }

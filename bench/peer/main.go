@@ -56,7 +56,8 @@ type options struct {
 	jsonOut   string
 	// variants are extra logsys systems, "logsys/NAME", each its own
 	// gateway and producer whose configuration file has these
-	// key=value settings (dotted keys of config.yaml).
+	// key=value settings (dotted keys of config.yaml), or, for a key
+	// env.VAR, whose environment has VAR=value (env.GOGC=400).
 	variants map[string][]string
 	// pg is the PostgreSQL DSN (the consumer's certificate) of the
 	// end-to-end phase; empty: no such phase. pgPID is its postmaster.
@@ -168,8 +169,12 @@ func (o *options) addVariants(vs []string) error {
 		}
 		for _, kv := range split(rest) {
 			k, _, ok := strings.Cut(kv, "=")
+			if ev, isEnv := strings.CutPrefix(k, "env."); ok && isEnv && ev != "" && !strings.ContainsAny(ev, "= ") {
+				o.variants[name] = append(o.variants[name], kv) // variantEnv passes it on, not the file
+				continue
+			}
 			if !ok || !strings.HasPrefix(k, "gateway.") && !strings.HasPrefix(k, "producer.") && !strings.HasPrefix(k, "log.") {
-				return fmt.Errorf("-variant %q: %q is not a gateway., producer. or log. KEY=VALUE", v, kv)
+				return fmt.Errorf("-variant %q: %q is not a gateway., producer., log. or env. KEY=VALUE", v, kv)
 			}
 			if _, err := setYAML("", k, "x"); err != nil {
 				return fmt.Errorf("-variant %q: %w", v, err)
@@ -189,6 +194,19 @@ func (o *options) addVariants(vs []string) error {
 	}
 	o.systems = append(o.systems[:at:at], append(names, o.systems[at:]...)...)
 	return nil
+}
+
+// variantEnv splits a variant's settings into the configuration file's
+// and the environment's (env.VAR=value as VAR=value).
+func variantEnv(settings []string) (file, env []string) {
+	for _, kv := range settings {
+		if rest, ok := strings.CutPrefix(kv, "env."); ok {
+			env = append(env, rest)
+		} else {
+			file = append(file, kv)
+		}
+	}
+	return file, env
 }
 
 // kind is the system a name runs: bare, logsys (also logsys/NAME) or otel.

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,10 +272,16 @@ func TestVariants(t *testing.T) {
 	if got := o.variants["h2"]; len(got) != 2 || got[1] != "producer.linger=1ms" {
 		t.Fatalf("variant h2 = %v", got)
 	}
+	if err := o.addVariants([]string{"gc=env.GOGC=400,gateway.producer.workers=1"}); err != nil {
+		t.Fatal(err)
+	}
+	if file, env := variantEnv(o.variants["gc"]); !slices.Equal(file, []string{"gateway.producer.workers=1"}) || !slices.Equal(env, []string{"GOGC=400"}) {
+		t.Fatalf("variant gc: file %v, env %v", file, env)
+	}
 	if kind("logsys/w2") != "logsys" || kind("otel") != "otel" {
 		t.Fatal("kind")
 	}
-	for _, bad := range []string{"w2", "=gateway.addr=1", "w2=GOGC=50", "a/b=log.level=debug", "w2=gateway..addr=1", "w2=consumer.group=g"} {
+	for _, bad := range []string{"w2", "=gateway.addr=1", "w2=GOGC=50", "w2=env.=1", "w2=env.GOGC", "a/b=log.level=debug", "w2=gateway..addr=1", "w2=consumer.group=g"} {
 		o := options{systems: []string{"logsys"}}
 		if err := o.addVariants([]string{bad}); err == nil {
 			t.Errorf("-variant %q accepted", bad)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -155,9 +156,10 @@ func (b *harness) startSystem(ctx context.Context, sys string) error {
 		gw, pr := port(), port()
 		file := strings.ReplaceAll(sys, "/", "-")
 		cfg := filepath.Join(o.work, file+".yaml")
+		settings, vars := variantEnv(o.variants[strings.TrimPrefix(sys, "logsys/")])
 		if err := fill(filepath.Join(o.templates, "logsys.yaml"), cfg, map[string]string{
 			"@GWPORT@": gw, "@PRPORT@": pr, "@PKI@": o.pki, "@DATA@": filepath.Join(o.work, file), "@BROKERS@": brokerList(o.brokers),
-		}, o.variants[strings.TrimPrefix(sys, "logsys/")]...); err != nil {
+		}, settings...); err != nil {
 			return err
 		}
 		gwTLS, err := identityTLS(env, "gateway")
@@ -168,7 +170,7 @@ func (b *harness) startSystem(ctx context.Context, sys string) error {
 			name, port string
 			tc         *tls.Config
 		}{{"producer", pr, gwTLS}, {"gateway", gw, client}} {
-			var envs []string
+			envs := slices.Clone(vars)
 			if o.profile && sys == "logsys" {
 				pp := "127.0.0.1:" + port()
 				envs = append(envs, "LOGSYS_BENCH_PPROF="+pp)

@@ -64,7 +64,7 @@ var docs = map[string]string{
 	"gateway.producer.http2":            "HTTP/2 instead of HTTP/1.1 keep-alive (measured slower here for small requests)",
 	"gateway.producer.max_batch":        "events coalesced into one request",
 	"gateway.producer.max_batch_bytes":  "bytes of events coalesced into one request (keep below the producer's max_body_bytes; one larger request is sent alone)",
-	"gateway.producer.workers":          "concurrent batches in flight (and pooled connections)",
+	"gateway.producer.workers":          "batches in flight at once, at most one of them partial (and pooled connections)",
 	"gateway.producer.timeout":          "bound on one request to the producer",
 	"gateway.producer.retries":          "retries of a failed batch",
 	"gateway.producer.backoff":          "first pause between retries (doubling)",
