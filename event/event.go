@@ -189,8 +189,19 @@ func DecodeForwarded(data []byte) (Event, error) {
 	return e, nil
 }
 
-// NewID returns a fresh random UUID (version 4) as text.
-func NewID() string { return uuid.NewString() }
+// NewID returns a fresh time-ordered UUID (version 7: 48 bits of Unix
+// milliseconds, a 12-bit sequence, 62 random bits) as text. Time order
+// keeps the store's key index appending at its end instead of touching
+// a random page per event, and the ids of one request share their first
+// 15 hex digits, which the Kafka record batch's compression removes.
+// The 62 random bits per millisecond and sender keep ids unique.
+func NewID() string {
+	u, err := uuid.NewV7()
+	if err != nil { // the random source failed: cannot happen with the pool
+		return uuid.NewString()
+	}
+	return u.String()
+}
 
 // Ids are drawn from a pool of random bytes read in batches: 0.24 us per
 // id instead of 0.61 (one read of the system's generator each). They are

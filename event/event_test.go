@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func TestDecode(t *testing.T) {
@@ -76,5 +78,24 @@ func TestParseLevel(t *testing.T) {
 	}
 	if _, err := ParseLevel("VERBOSE"); err == nil {
 		t.Error("VERBOSE accepted")
+	}
+}
+
+func TestNewIDIsTimeOrderedAndUnique(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for range 10000 {
+		id := NewID()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 7 || u.Variant() != uuid.RFC4122 {
+			t.Fatalf("NewID() = %q: not a version 7 UUID (%v)", id, err)
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		if id <= prev {
+			t.Fatalf("NewID() = %q after %q: not increasing", id, prev)
+		}
+		seen[id], prev = true, id
 	}
 }
