@@ -172,11 +172,38 @@ func (b *harness) e2eCPU(cons *proc) (e2eCPU, error) {
 	return c, err
 }
 
-func (c e2eCPU) perEvent(r *e2eResult, before e2eCPU) {
-	if r.Rows > 0 {
-		r.ConsumerUsPerEvent = us(c.consumer-before.consumer) / float64(r.Rows)
-		r.PostgresUsPerEvent = us(c.postgres-before.postgres) / float64(r.Rows)
+// phaseStart is what a phase's figures are measured from.
+type phaseStart struct {
+	rows int64
+	cpu  e2eCPU
+}
+
+func (b *harness) begin(ctx context.Context, cons *proc) (phaseStart, error) {
+	var at phaseStart
+	var err error
+	if at.rows, err = countRows(ctx, b.o.pg); err != nil {
+		return at, err
 	}
+	at.cpu, err = b.e2eCPU(cons)
+	return at, err
+}
+
+// end fills in r's rows, lost events and CPU per stored event since at.
+func (b *harness) end(ctx context.Context, cons *proc, r *e2eResult, at phaseStart) error {
+	cpu, err := b.e2eCPU(cons)
+	if err != nil {
+		return err
+	}
+	if r.Rows, err = countRows(ctx, b.o.pg); err != nil {
+		return err
+	}
+	r.Rows -= at.rows
+	r.Lost = max(r.Accepted-r.Rows, 0)
+	if r.Rows > 0 {
+		r.ConsumerUsPerEvent = us(cpu.consumer-at.cpu.consumer) / float64(r.Rows)
+		r.PostgresUsPerEvent = us(cpu.postgres-at.cpu.postgres) / float64(r.Rows)
+	}
+	return nil
 }
 
 // e2ePhase drives s with sh at rate requests/s (open loop) for d while
@@ -187,15 +214,11 @@ func (b *harness) e2ePhase(ctx context.Context, s *system, cons *proc, metrics s
 	if err != nil {
 		return r, err
 	}
-	rows0, err := countRows(ctx, b.o.pg)
+	at, err := b.begin(ctx, cons)
 	if err != nil {
 		return r, err
 	}
 	stored0, err := b.stored(ctx, metrics)
-	if err != nil {
-		return r, err
-	}
-	cpu0, err := b.e2eCPU(cons)
 	if err != nil {
 		return r, err
 	}
@@ -218,17 +241,7 @@ func (b *harness) e2ePhase(ctx context.Context, s *system, cons *proc, metrics s
 		return r, err
 	}
 	r.CatchUpSeconds = time.Since(loadEnd).Seconds()
-	cpu1, err := b.e2eCPU(cons)
-	if err != nil {
-		return r, err
-	}
-	if r.Rows, err = countRows(ctx, b.o.pg); err != nil {
-		return r, err
-	}
-	r.Rows -= rows0
-	r.Lost = max(r.Accepted-r.Rows, 0)
-	cpu1.perEvent(&r, cpu0)
-	return r, nil
+	return r, b.end(ctx, cons, &r, at)
 }
 
 // fill drives s closed loop for -e2e-fill (the consumer stopped) and
@@ -249,11 +262,7 @@ func (b *harness) fill(ctx context.Context, s *system, sh shape) (int64, error) 
 func (b *harness) drain(ctx context.Context, cons *proc, metrics string, accepted int64) (e2eResult, error) {
 	r := e2eResult{Phase: "drain", Accepted: accepted, Load1: loadAvg()}
 	started := time.Now()
-	rows0, err := countRows(ctx, b.o.pg)
-	if err != nil {
-		return r, err
-	}
-	cpu0, err := b.e2eCPU(cons)
+	at, err := b.begin(ctx, cons)
 	if err != nil {
 		return r, err
 	}
@@ -262,19 +271,12 @@ func (b *harness) drain(ctx context.Context, cons *proc, metrics string, accepte
 		return r, err
 	}
 	r.CatchUpSeconds = time.Since(started).Seconds()
-	cpu1, err := b.e2eCPU(cons)
-	if err != nil {
+	if err := b.end(ctx, cons, &r, at); err != nil {
 		return r, err
 	}
-	if r.Rows, err = countRows(ctx, b.o.pg); err != nil {
-		return r, err
-	}
-	r.Rows -= rows0
-	r.Lost = max(r.Accepted-r.Rows, 0)
 	if span > 0 {
 		r.StoredPerSec = float64(r.Rows) / span.Seconds()
 	}
-	cpu1.perEvent(&r, cpu0)
 	return r, nil
 }
 

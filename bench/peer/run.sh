@@ -64,7 +64,7 @@ build() {
 pki() {
   mkdir -p "$WORK"
   # Idempotent: keeps a valid PKI, fills in what is missing.
-  "$BIN/logsys" pki init --dir "$WORK/pki" --envs dev >/dev/null
+  "$BIN/logsys" pki init --pki-dir "$WORK/pki" --envs dev >/dev/null
 }
 
 if [ "${1:-}" = --locked ]; then
