@@ -85,11 +85,18 @@ func (b *harness) endToEnd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Measured from before the consumer starts: it stores from its first
+	// poll on, before it serves.
+	at, err := b.begin(ctx, nil)
+	if err != nil {
+		return err
+	}
+	started := time.Now()
 	if cons, metrics, err = b.startConsumer(ctx); err != nil {
 		return err
 	}
 	defer cons.stop(30 * time.Second)
-	drain, err := b.drain(ctx, cons, metrics, fill)
+	drain, err := b.drain(ctx, cons, metrics, fill, at, started)
 	if err != nil {
 		return err
 	}
@@ -157,14 +164,17 @@ func (b *harness) startConsumer(ctx context.Context) (*proc, string, error) {
 	return p, "https://" + addr + "/metrics", nil
 }
 
-// e2eCPU is the CPU of the consumer and of the PostgreSQL server so far.
+// e2eCPU is the CPU of the consumer (none before it started) and of the
+// PostgreSQL server so far.
 type e2eCPU struct{ consumer, postgres time.Duration }
 
 func (b *harness) e2eCPU(cons *proc) (e2eCPU, error) {
 	var c e2eCPU
 	var err error
-	if c.consumer, err = cpuOf(cons.pid()); err != nil {
-		return c, err
+	if cons != nil { // nil: before it started
+		if c.consumer, err = cpuOf(cons.pid()); err != nil {
+			return c, err
+		}
 	}
 	if b.o.pgPID > 0 {
 		c.postgres, err = treeCPU(b.o.pgPID)
@@ -194,7 +204,7 @@ func (b *harness) end(ctx context.Context, cons *proc, r *e2eResult, at phaseSta
 	if err != nil {
 		return err
 	}
-	if r.Rows, err = countRows(ctx, b.o.pg); err != nil {
+	if r.Rows, err = b.waitRows(ctx, at.rows+r.Accepted); err != nil {
 		return err
 	}
 	r.Rows -= at.rows
@@ -237,7 +247,7 @@ func (b *harness) e2ePhase(ctx context.Context, s *system, cons *proc, metrics s
 		r.StoredPerSec = (stored1 - stored0) / r.LoadSeconds
 	}
 	r.LagAtLoadEnd = r.Accepted - int64(stored1-stored0)
-	if _, err := b.waitStored(ctx, cons, metrics, stored0+float64(r.Accepted)); err != nil {
+	if _, _, err := b.waitStored(ctx, cons, metrics, stored0+float64(r.Accepted)); err != nil {
 		return r, err
 	}
 	r.CatchUpSeconds = time.Since(loadEnd).Seconds()
@@ -258,15 +268,11 @@ func (b *harness) fill(ctx context.Context, s *system, sh shape) (int64, error) 
 	return res.ok() * int64(sh.batch), nil
 }
 
-// drain waits until the fresh consumer stored the accepted events.
-func (b *harness) drain(ctx context.Context, cons *proc, metrics string, accepted int64) (e2eResult, error) {
+// drain waits until the consumer started at started, measured from at,
+// stored the accepted events.
+func (b *harness) drain(ctx context.Context, cons *proc, metrics string, accepted int64, at phaseStart, started time.Time) (e2eResult, error) {
 	r := e2eResult{Phase: "drain", Accepted: accepted, Load1: loadAvg()}
-	started := time.Now()
-	at, err := b.begin(ctx, cons)
-	if err != nil {
-		return r, err
-	}
-	span, err := b.waitStored(ctx, cons, metrics, float64(accepted))
+	span, base, err := b.waitStored(ctx, cons, metrics, float64(accepted))
 	if err != nil {
 		return r, err
 	}
@@ -275,7 +281,7 @@ func (b *harness) drain(ctx context.Context, cons *proc, metrics string, accepte
 		return r, err
 	}
 	if span > 0 {
-		r.StoredPerSec = float64(r.Rows) / span.Seconds()
+		r.StoredPerSec = (float64(accepted) - base) / span.Seconds()
 	}
 	return r, nil
 }
@@ -290,37 +296,62 @@ func (b *harness) stored(ctx context.Context, metrics string) (float64, error) {
 }
 
 // waitStored polls the consumer until it counts want stored events and
-// returns the span from the first poll that saw one stored to the one
-// that saw want (the drain's working time, start-up excluded).
-func (b *harness) waitStored(ctx context.Context, cons *proc, metrics string, want float64) (time.Duration, error) {
+// returns the span from the first poll that saw the count grow to the
+// one that saw want, and the count at the span's start: want - base
+// events were stored within the span (start-up excluded).
+func (b *harness) waitStored(ctx context.Context, cons *proc, metrics string, want float64) (span time.Duration, base float64, err error) {
 	deadline := time.Now().Add(e2eCatchUpLimit)
 	var first time.Time
-	base, err := b.stored(ctx, metrics)
-	if err != nil {
-		return 0, err
+	if base, err = b.stored(ctx, metrics); err != nil {
+		return 0, 0, err
 	}
 	for {
 		n, err := b.stored(ctx, metrics)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		now := time.Now()
 		if first.IsZero() && n > base {
-			first = now
+			first, base = now, n
 		}
 		if n >= want {
 			if first.IsZero() {
-				return 0, nil
+				return 0, base, nil
 			}
-			return now.Sub(first), nil
+			return now.Sub(first), base, nil
 		}
 		if err := cons.exited(); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if now.After(deadline) || ctx.Err() != nil {
-			return 0, fmt.Errorf("consumer stored %.0f of %.0f events after %s", n, want, e2eCatchUpLimit)
+			return 0, 0, fmt.Errorf("consumer stored %.0f of %.0f events after %s", n, want, e2eCatchUpLimit)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// rowsSettle is how long the row count may stay below what is expected
+// without growing before the missing rows count as lost.
+const rowsSettle = 10 * time.Second
+
+// waitRows counts log_events until it holds want rows or stops growing
+// for rowsSettle: the consumer's counter is read before the last
+// transactions are visible to a new one, and a redelivery it counts
+// adds no row.
+func (b *harness) waitRows(ctx context.Context, want int64) (int64, error) {
+	last, since := int64(-1), time.Now()
+	for {
+		n, err := countRows(ctx, b.o.pg)
+		if err != nil || n >= want {
+			return n, err
+		}
+		if n != last {
+			last, since = n, time.Now()
+		}
+		if time.Since(since) > rowsSettle || ctx.Err() != nil {
+			return n, nil
+		}
+		time.Sleep(time.Second)
 	}
 }
 
