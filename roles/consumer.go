@@ -125,6 +125,15 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	return c, nil
 }
 
+// consumerFetchMaxWait is how long the broker may hold a fetch that finds
+// no new data. A partition assigned while such a fetch is out waits for it
+// to return: after joining the group, the partitions whose committed
+// offset is still being validated join the fetch after those starting from
+// the beginning, and with franz-go's default of 5 s a topic's only busy
+// partition could sit that long behind a fetch of its empty ones. 500 ms is
+// the Java client's default; an idle consumer fetches twice a second.
+const consumerFetchMaxWait = 500 * time.Millisecond
+
 func (c *Consumer) build(ctx context.Context) error {
 	cfg := c.cfg
 	dial, err := c.tls.dialer("consumer->kafka", cfg.Kafka.BrokerName)
@@ -146,6 +155,7 @@ func (c *Consumer) build(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(consumerFetchMaxWait),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.WithHooks(kp),
 		kgo.WithLogger(kgoLogger{c.log}),
