@@ -45,7 +45,7 @@ type ConsumerConfig struct {
 	// batch is tried again.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	Store        store.Config  `mapstructure:"store"`
-	// ShutdownGrace bounds how long the batch in hand may take to be
+	// ShutdownGrace bounds how long the batches in hand may take to be
 	// stored and committed after shutdown begins. While the consumer is not
 	// stopping a failing batch is retried without limit.
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
@@ -176,10 +176,14 @@ func (c *Consumer) build(ctx context.Context) error {
 func (c *Consumer) Addr() string { return c.addr() }
 
 // Run consumes until ctx is done. A batch is retried until it is stored
-// (or dead-lettered) and committed; the next poll comes only after that,
-// so no commit ever covers an unwritten record. The batch in hand when ctx
-// ends still has ShutdownGrace to be stored and committed; if it is not,
-// Run leaves the group without committing it, and it is redelivered.
+// (or dead-lettered) and committed. While one batch is being stored the
+// next is polled and decoded; it is dead-lettered, written and committed
+// only after the one before it, so no commit ever covers an unwritten record, and never
+// when the one before could not be stored. Rebalances wait for a moment
+// with no batch in hand (after a partial poll, and at least every
+// rebalanceEvery). The batches in hand when ctx ends still have
+// ShutdownGrace to be stored and committed; if they are not, Run leaves
+// the group without committing them, and they are redelivered.
 func (c *Consumer) Run(ctx context.Context) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- c.serve(ctx) }()
@@ -188,6 +192,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	go func() { defer close(lagDone); c.measureLag(lagCtx, cmp.Or(c.cfg.LagInterval, DefaultLagInterval)) }()
 	defer func() { stopLag(); <-lagDone }()
 	c.log.Info("consumer started", "group", c.cfg.Group, "topic", c.cfg.Kafka.Topic, "health", c.Addr())
+	var last *inHand // the batch being stored; nil when none
+	allowed := time.Now()
 	for ctx.Err() == nil {
 		fetches := c.poll(ctx)
 		if fetches.IsClientClosed() {
@@ -198,16 +204,46 @@ func (c *Consumer) Run(ctx context.Context) error {
 				c.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
-		if err := c.handle(ctx, fetches); err != nil {
-			// Only stopping ends handle's retries: poll no further.
-			c.log.Warn("stopping with a batch not committed; it will be redelivered", "err", err)
-			c.client.AllowRebalance() // else leaving the group blocks
-			break
+		prev, cur := last, &inHand{done: make(chan struct{})}
+		go func() { defer close(cur.done); cur.err = c.handle(ctx, fetches, prev) }()
+		last = cur
+		// At most two batches in hand: cur decodes while prev is stored.
+		if prev.wait() != nil || fetches.NumRecords() < c.cfg.BatchSize || time.Since(allowed) >= rebalanceEvery {
+			if last.wait() != nil || prev.wait() != nil {
+				break
+			}
+			last = nil
+			c.client.AllowRebalance()
+			allowed = time.Now()
 		}
-		c.client.AllowRebalance()
 	}
-	c.client.Close() // leaves the group; uncommitted records are redelivered
+	if err := last.wait(); err != nil {
+		// Only stopping ends handle's retries: poll no further.
+		c.log.Warn("stopping with a batch not committed; it will be redelivered", "err", err)
+	}
+	c.client.AllowRebalance() // else leaving the group blocks
+	c.client.Close()          // leaves the group; uncommitted records are redelivered
 	return <-srvErr
+}
+
+// rebalanceEvery is the longest a rebalance waits for the consumer while
+// batches keep coming full: then one is let finish before the next poll.
+const rebalanceEvery = time.Second
+
+// inHand is a batch handed to handle: done is closed when it is stored
+// and committed, or has given up (err).
+type inHand struct {
+	done chan struct{}
+	err  error
+}
+
+// wait returns the batch's error once it is done; nil for no batch.
+func (h *inHand) wait() error {
+	if h == nil {
+		return nil
+	}
+	<-h.done
+	return h.err
 }
 
 // poll returns up to BatchSize records, waiting up to FlushInterval for a
@@ -230,8 +266,10 @@ func (c *Consumer) poll(ctx context.Context) kgo.Fetches {
 	return fetches
 }
 
-// handle stores one poll's records, dead-letters poison ones, then commits.
-func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
+// handle stores one poll's records, dead-letters poison ones, then commits;
+// once decoded, it waits for prev, the batch polled before, to be done,
+// and stores nothing when prev was not stored.
+func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches, prev *inHand) error {
 	var recs []store.Record
 	var all, origin []*kgo.Record
 	var poison []*kgo.Record
@@ -252,6 +290,11 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 	}
 	if len(all) == 0 {
 		return nil
+	}
+	// Only the decoding overlaps the batch before: dead-lettering judges
+	// the store's health as if nothing else were being written.
+	if err := prev.wait(); err != nil {
+		return fmt.Errorf("not stored: the batch before is not: %w", err)
 	}
 	b := c.newBackoff()
 	dlFailed := false
