@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
@@ -8,8 +9,10 @@ import (
 
 // FuzzDecodeAgreesWithNormalize: what Decode accepts (its metadata size
 // judged without encoding where possible), Normalize encodes within the
-// limit, and the forwarder can encode and DecodeForwarded accept. Fast, no
-// store; the store's FuzzGatewayAcceptedIsStored adds the backends.
+// limit (in encoding/json's form, which stores kept before Normalize
+// encoded without reflection), and the forwarder can encode and
+// DecodeForwarded accept. Fast, no store; the store's
+// FuzzGatewayAcceptedIsStored adds the backends.
 func FuzzDecodeAgreesWithNormalize(f *testing.F) {
 	for _, in := range benchInputs {
 		f.Add(in)
@@ -21,8 +24,15 @@ func FuzzDecodeAgreesWithNormalize(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := ev.Normalize(); err != nil {
+		md, err := ev.Normalize()
+		if err != nil {
 			t.Fatalf("Decode accepted %q, Normalize refuses it: %v", body, err)
+		}
+		if ev.Metadata != nil {
+			var buf bytes.Buffer
+			if want, reason := encodeMetadata(&buf, ev.Metadata); reason != "" || !bytes.Equal(md, want) {
+				t.Fatalf("Normalize(%q) = %s; encoding/json: %s %s", body, md, want, reason)
+			}
 		}
 		wire, err := json.Marshal(ev)
 		if err != nil {

@@ -102,6 +102,21 @@ func (e *Event) check(keep bool) ([]byte, error) {
 	if !keep && native && bound <= MaxMetadataJSONBytes {
 		return nil, nil // encoding would succeed within the limit
 	}
+	if native {
+		// appendValue writes encoding/json's form without reflection;
+		// scan found no NUL in the strings.
+		js, err := appendValue(make([]byte, 0, min(bound, MaxMetadataJSONBytes+1)), e.Metadata)
+		if err != nil {
+			return nil, &FieldError{Field: "metadata", Reason: "cannot be encoded as JSON: " + err.Error()}
+		}
+		if len(js) > MaxMetadataJSONBytes {
+			return nil, &FieldError{Field: "metadata", Reason: fmt.Sprintf("larger than %d bytes as JSON", MaxMetadataJSONBytes)}
+		}
+		if !keep {
+			return nil, nil
+		}
+		return js, nil
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer bufPool.Put(buf)
 	js, reason := encodeMetadata(buf, e.Metadata)

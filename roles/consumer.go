@@ -47,7 +47,7 @@ type ConsumerConfig struct {
 	// batch is tried again.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	Store        store.Config  `mapstructure:"store"`
-	// ShutdownGrace bounds how long the batch in hand may take to be
+	// ShutdownGrace bounds how long the batches in hand may take to be
 	// stored and committed after shutdown begins. While the consumer is not
 	// stopping a failing batch is retried without limit.
 	ShutdownGrace time.Duration `mapstructure:"shutdown_grace"`
@@ -127,6 +127,15 @@ func NewConsumer(ctx context.Context, cfg ConsumerConfig) (*Consumer, error) {
 	return c, nil
 }
 
+// consumerFetchMaxWait is how long the broker may hold a fetch that finds
+// no new data. A partition assigned while such a fetch is out waits for it
+// to return: after joining the group, the partitions whose committed
+// offset is still being validated join the fetch after those starting from
+// the beginning, and with franz-go's default of 5 s a topic's only busy
+// partition could sit that long behind a fetch of its empty ones. 500 ms is
+// the Java client's default; an idle consumer fetches twice a second.
+const consumerFetchMaxWait = 500 * time.Millisecond
+
 func (c *Consumer) build(ctx context.Context) error {
 	cfg := c.cfg
 	dial, err := c.tls.dialer("consumer->kafka", cfg.Kafka.BrokerName)
@@ -148,6 +157,7 @@ func (c *Consumer) build(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
+		kgo.FetchMaxWait(consumerFetchMaxWait),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.WithHooks(kp),
 		kgo.WithLogger(kgoLogger{c.log}),
@@ -168,10 +178,14 @@ func (c *Consumer) build(ctx context.Context) error {
 func (c *Consumer) Addr() string { return c.addr() }
 
 // Run consumes until ctx is done. A batch is retried until it is stored
-// (or dead-lettered) and committed; the next poll comes only after that,
-// so no commit ever covers an unwritten record. The batch in hand when ctx
-// ends still has ShutdownGrace to be stored and committed; if it is not,
-// Run leaves the group without committing it, and it is redelivered.
+// (or dead-lettered) and committed. While one batch is being stored the
+// next is polled and decoded; it is dead-lettered, written and committed
+// only after the one before it, so no commit ever covers an unwritten record, and never
+// when the one before could not be stored. Rebalances wait for a moment
+// with no batch in hand (after a partial poll, and at least every
+// rebalanceEvery). The batches in hand when ctx ends still have
+// ShutdownGrace to be stored and committed; if they are not, Run leaves
+// the group without committing them, and they are redelivered.
 func (c *Consumer) Run(ctx context.Context) error {
 	srvErr := make(chan error, 1)
 	go func() { srvErr <- c.serve(ctx) }()
@@ -180,6 +194,8 @@ func (c *Consumer) Run(ctx context.Context) error {
 	go func() { defer close(lagDone); c.measureLag(lagCtx, cmp.Or(c.cfg.LagInterval, DefaultLagInterval)) }()
 	defer func() { stopLag(); <-lagDone }()
 	c.log.Info("consumer started", "group", c.cfg.Group, "topic", c.cfg.Kafka.Topic, "health", c.Addr())
+	var last *inHand // the batch being stored; nil when none
+	allowed := time.Now()
 	for ctx.Err() == nil {
 		fetches := c.poll(ctx)
 		if fetches.IsClientClosed() {
@@ -190,16 +206,46 @@ func (c *Consumer) Run(ctx context.Context) error {
 				c.log.Warn("fetch error", "topic", t, "partition", p, "err", err)
 			}
 		})
-		if err := c.handle(ctx, fetches); err != nil {
-			// Only stopping ends handle's retries: poll no further.
-			c.log.Warn("stopping with a batch not committed; it will be redelivered", "err", err)
-			c.client.AllowRebalance() // else leaving the group blocks
-			break
+		prev, cur := last, &inHand{done: make(chan struct{})}
+		go func() { defer close(cur.done); cur.err = c.handle(ctx, fetches, prev) }()
+		last = cur
+		// At most two batches in hand: cur decodes while prev is stored.
+		if prev.wait() != nil || countEvents(fetches) < c.cfg.BatchSize || time.Since(allowed) >= rebalanceEvery {
+			if last.wait() != nil || prev.wait() != nil {
+				break
+			}
+			last = nil
+			c.client.AllowRebalance()
+			allowed = time.Now()
 		}
-		c.client.AllowRebalance()
 	}
-	c.client.Close() // leaves the group; uncommitted records are redelivered
+	if err := last.wait(); err != nil {
+		// Only stopping ends handle's retries: poll no further.
+		c.log.Warn("stopping with a batch not committed; it will be redelivered", "err", err)
+	}
+	c.client.AllowRebalance() // else leaving the group blocks
+	c.client.Close()          // leaves the group; uncommitted records are redelivered
 	return <-srvErr
+}
+
+// rebalanceEvery is the longest a rebalance waits for the consumer while
+// batches keep coming full: then one is let finish before the next poll.
+const rebalanceEvery = time.Second
+
+// inHand is a batch handed to handle: done is closed when it is stored
+// and committed, or has given up (err).
+type inHand struct {
+	done chan struct{}
+	err  error
+}
+
+// wait returns the batch's error once it is done; nil for no batch.
+func (h *inHand) wait() error {
+	if h == nil {
+		return nil
+	}
+	<-h.done
+	return h.err
 }
 
 // poll returns up to BatchSize records, waiting up to FlushInterval for a
@@ -239,8 +285,10 @@ func countEvents(fetches kgo.Fetches) int {
 // dead-lettered alone, like a record of its own; a pack that is not of the
 // pack form is dead-lettered whole. The events are written BatchSize at a
 // time, and the records are committed only once every event of every
-// record is stored or dead-lettered.
-func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
+// record is stored or dead-lettered. Once the first BatchSize events are
+// decoded it waits for prev, the batch polled before, to be done, and
+// stores nothing when prev was not stored.
+func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches, prev *inHand) error {
 	var all, events, poison []*kgo.Record
 	var reasons []error
 	for rec := range fetches.RecordsAll() {
@@ -269,6 +317,13 @@ func (c *Consumer) handle(ctx context.Context, fetches kgo.Fetches) error {
 				continue
 			}
 			recs, origin = append(recs, sr), append(origin, rec)
+		}
+		// Only the first decoding overlaps the batch before: dead-lettering
+		// judges the store's health as if nothing else were being written.
+		if first {
+			if err := prev.wait(); err != nil {
+				return fmt.Errorf("not stored: the batch before is not: %w", err)
+			}
 		}
 		if err := c.deadLetterAll(wctx, poison, reasons); err != nil {
 			return err
