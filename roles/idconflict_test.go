@@ -99,9 +99,17 @@ func TestClientIDsAreScopedBySender(t *testing.T) {
 		stored["spiffe://logsys.local/dev/client-b"] != want["spiffe://logsys.local/dev/client-b"] {
 		t.Fatalf("stored %v (count %d); want %v", stored, count, want)
 	}
+	// The counters move just after the dead letter is written (which the
+	// reader above may see first): wait for them, bounded.
 	reg := p.consumer.metrics.reg
-	conflicts := testutil.MetricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "id_conflict"})
-	deadLettered := testutil.MetricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "dead_lettered"})
+	var conflicts, deadLettered float64
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		conflicts = testutil.MetricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "id_conflict"})
+		deadLettered = testutil.MetricValue(t, reg, "logsys_events_total", map[string]string{"role": "consumer", "result": "dead_lettered"})
+		if conflicts >= 1 && deadLettered >= 1 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if conflicts != 1 || deadLettered != 1 {
 		t.Fatalf("id_conflict = %v, dead_lettered = %v; want 1 and 1", conflicts, deadLettered)
 	}
