@@ -149,7 +149,7 @@ func (f *forwarder) work() {
 		}
 		batch = append(batch[:0], p)
 		n, size := p.n, int64(len(*p.frames))
-		full := false // no more fits: the batch goes without the partial token
+		full := f.isFull(n, size) // no more fits: the batch goes without the partial token
 		add := func(q *pending) {
 			if f.maxBytes > 0 && size+int64(len(*q.frames)) > f.maxBytes {
 				carry, full = q, true
@@ -160,7 +160,6 @@ func (f *forwarder) work() {
 			full = f.isFull(n, size)
 		}
 		open := true // the queue is not closed
-		full = f.isFull(n, size)
 	drain: // what is queued now
 		for !full {
 			select {
