@@ -3,14 +3,12 @@ package roles
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"testing"
 	"time"
 
-	"logsys/event"
 	"logsys/internal/testutil"
 	"logsys/store"
 )
@@ -38,16 +36,11 @@ func BenchmarkConsumerToPostgres(b *testing.B) {
 	defer st.Close()
 	const perIter, perPost = 200_000, 2000
 	client := gatewayClient(b, pkiDir)
+	meta := map[string]any{"host": "web-1", "region": "eu-west-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}
 	fill := func() {
 		now := time.Now().UTC()
 		for sent := 0; sent < perIter; sent += perPost {
-			evs := make([]event.Event, perPost)
-			for i := range evs {
-				evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: fmt.Sprintf("GET /api/v1/orders/%d 200 3ms", sent+i),
-					Source: "checkout", Timestamp: now, Identity: "spiffe://logsys.local/dev/client",
-					Metadata: map[string]any{"host": "web-1", "region": "eu-west-1", "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"}}
-			}
-			body, err := appendFrames(nil, evs)
+			body, err := appendFrames(nil, requestEvents(sent, perPost, now, meta))
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"logsys/event"
 	"logsys/pki"
 )
 
@@ -92,4 +93,16 @@ func stringsReader(s string) io.Reader { return bytes.NewBufferString(s) }
 func decodeJSON(resp *http.Response, v any) {
 	defer resp.Body.Close()
 	_ = json.NewDecoder(resp.Body).Decode(v)
+}
+
+// requestEvents are n events of one gateway request from one source, as
+// the producer and consumer benchmarks send them: numbered from first,
+// stamped ts, each with the metadata meta (shared, not copied).
+func requestEvents(first, n int, ts time.Time, meta map[string]any) []event.Event {
+	evs := make([]event.Event, n)
+	for i := range evs {
+		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: fmt.Sprintf("GET /api/v1/orders/%d 200 3ms", first+i),
+			Source: "checkout", Timestamp: ts, Identity: "spiffe://logsys.local/dev/client", Metadata: meta}
+	}
+	return evs
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"logsys/event"
 	"logsys/pack"
 )
 
@@ -16,12 +15,7 @@ import (
 // records of one gateway request of 1,000 events of one source, packed
 // (the default) and one record per event, as the producer writes them.
 func BenchmarkConsumerDecode(b *testing.B) {
-	evs := make([]event.Event, 1000)
-	for i := range evs {
-		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: fmt.Sprintf("GET /api/v1/orders/%d 200 3ms", i),
-			Source: "checkout", Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client",
-			Metadata: map[string]any{"host": "web-1", "region": "eu-west-1"}}
-	}
+	evs := requestEvents(0, 1000, time.Now().UTC(), map[string]any{"host": "web-1", "region": "eu-west-1"})
 	body, err := appendFrames(nil, evs)
 	if err != nil {
 		b.Fatal(err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"logsys/event"
 	"logsys/pack"
 )
 
@@ -75,12 +74,7 @@ func TestPackedRecordsSplitsAndKeepsOrder(t *testing.T) {
 // BenchmarkPackedRecords is the producer's packing of one gateway request
 // of 1,000 events of one source (splitting the frames not included).
 func BenchmarkPackedRecords(b *testing.B) {
-	evs := make([]event.Event, 1000)
-	for i := range evs {
-		evs[i] = event.Event{ID: event.NewID(), Level: event.Info, Message: fmt.Sprintf("GET /api/v1/orders/%d 200 3ms", i),
-			Source: "checkout", Timestamp: time.Now().UTC(), Identity: "spiffe://logsys.local/dev/client"}
-	}
-	body, err := appendFrames(nil, evs)
+	body, err := appendFrames(nil, requestEvents(0, 1000, time.Now().UTC(), nil))
 	if err != nil {
 		b.Fatal(err)
 	}
