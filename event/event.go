@@ -88,7 +88,7 @@ func Decode(data []byte, now time.Time) (Event, error) { return DecodeFrom(data,
 // peer, stamped as Identity before validation): the gateway's path. An
 // event it returns without error is one every store accepts.
 func DecodeFrom(data []byte, now time.Time, identity string) (Event, error) {
-	e, ok := parseFast(data, false)
+	e, bound, ok := scanEvent(data, false)
 	if !ok {
 		var err error
 		if e, err = parseJSON(data); err != nil {
@@ -100,7 +100,7 @@ func DecodeFrom(data []byte, now time.Time, identity string) (Event, error) {
 		e.Level = Info
 	}
 	e.Fill(now)
-	if err := e.Validate(); err != nil {
+	if _, err := e.check(false, scanned{ok, bound}); err != nil {
 		return Event{}, err
 	}
 	return e, nil
@@ -176,14 +176,14 @@ var ErrNotJSON = errors.New("not a JSON event")
 // The common form is parsed without reflection (parseFast); anything
 // else, and every error, by encoding/json.
 func DecodeForwarded(data []byte) (Event, error) {
-	e, ok := parseFast(data, true)
+	e, bound, ok := scanEvent(data, true)
 	if !ok {
 		e = Event{}
 		if err := json.Unmarshal(data, &e); err != nil {
 			return Event{}, fmt.Errorf("%w: %w", ErrNotJSON, err)
 		}
 	}
-	if err := e.Validate(); err != nil {
+	if _, err := e.check(false, scanned{ok, bound}); err != nil {
 		return Event{}, err
 	}
 	return e, nil

@@ -9,6 +9,9 @@ import (
 var benchInputs = map[string][]byte{
 	"minimal": []byte(`{"message":"hello","source":"bench"}`),
 	"typical": []byte(`{"level":"WARN","message":"GET /orders/42 200 3ms","source":"web","timestamp":"2026-01-02T15:04:05Z","metadata":{"host":"web-1","status":200}}`),
+	// filled: no id and no timestamp (the gateway assigns both), string
+	// metadata: the event the peer bench sends.
+	"filled": []byte(`{"level":"INFO","message":"GET /api/v1/orders/42 200 3ms","source":"checkout","metadata":{"host":"web-1","region":"eu-west-1","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}}`),
 }
 
 // BenchmarkDecode measures parsing and validating one client event.

@@ -22,38 +22,51 @@ import (
 // forwarded; FuzzParseFastAgrees and FuzzParseForwardedAgrees check it);
 // nothing is filled or validated yet.
 func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
-	s := scanner{data: data}
+	e, _, ok = scanEvent(data, forwarded)
+	return e, ok
+}
+
+// scanEvent is parseFast that also returns an upper bound of the length
+// of the event's metadata encoded as JSON (appendValue): each string at
+// most doubles (an escape of two bytes decodes to one byte and is written
+// back in at most two; U+2028 and U+2029 go from three to six), every
+// other token keeps its length except numbers, at most 32 bytes each.
+// The text fields of an event it returns are storable text (valid UTF-8,
+// and no NUL: \u escapes are left to encoding/json), so that check need
+// not walk them again. All strings it returns share one copy of data.
+func scanEvent(data []byte, forwarded bool) (e Event, metaBound int, ok bool) {
+	s := scanner{data: data, text: string(data)}
 	s.space()
 	if !s.byte('{') {
-		return Event{}, false
+		return Event{}, 0, false
 	}
 	var seen uint8
 	s.space()
 	if s.byte('}') {
-		return e, s.end()
+		return e, metaBound, s.end()
 	}
 	for {
 		s.space()
 		key, ok := s.plainKey()
 		if !ok {
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		s.space()
 		if !s.byte(':') {
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		s.space()
 		var bit uint8
 		switch key {
 		case "identity":
 			if !forwarded {
-				return Event{}, false
+				return Event{}, 0, false
 			}
 			bit = 64
 			e.Identity, ok = s.str()
 		case "timestamp_filled":
 			if !forwarded {
-				return Event{}, false
+				return Event{}, 0, false
 			}
 			bit = 128
 			switch {
@@ -85,25 +98,26 @@ func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
 			}
 		case "metadata":
 			bit = 32
-			start := s.i
+			start, numbers := s.i, s.numbers
 			var v any
 			if v, ok = s.value(0); ok {
 				if s.i-start > MaxMetadataBytes {
-					return Event{}, false
+					return Event{}, 0, false
 				}
+				metaBound = 2*(s.i-start) + 32*(s.numbers-numbers)
 				switch m := v.(type) {
 				case nil:
 				case map[string]any:
 					e.Metadata = m
 				default:
-					return Event{}, false
+					return Event{}, 0, false
 				}
 			}
 		default:
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		if !ok || seen&bit != 0 {
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		seen |= bit
 		s.space()
@@ -111,9 +125,9 @@ func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
 			continue
 		}
 		if s.byte('}') {
-			return e, s.end()
+			return e, metaBound, s.end()
 		}
-		return Event{}, false
+		return Event{}, 0, false
 	}
 }
 
@@ -136,7 +150,10 @@ const maxFastDepth = 32
 
 type scanner struct {
 	data []byte
+	text string // data as a string: the strings returned are its substrings
 	i    int
+	// numbers counts the numbers read.
+	numbers int
 }
 
 func (s *scanner) space() {
@@ -165,8 +182,7 @@ func (s *scanner) end() bool {
 }
 
 // plainKey reads an object key of lower-case ASCII letters and
-// underscores only (no escapes), as a string that does not allocate when
-// it names a known field.
+// underscores only (no escapes).
 func (s *scanner) plainKey() (string, bool) {
 	if !s.byte('"') {
 		return "", false
@@ -175,9 +191,9 @@ func (s *scanner) plainKey() (string, bool) {
 	for s.i < len(s.data) {
 		c := s.data[s.i]
 		if c == '"' {
-			k := s.data[start:s.i]
+			k := s.text[start:s.i]
 			s.i++
-			return string(k), true
+			return k, true
 		}
 		if (c < 'a' || c > 'z') && c != '_' {
 			return "", false
@@ -199,12 +215,12 @@ func (s *scanner) str() (string, bool) {
 		c := s.data[s.i]
 		switch {
 		case c == '"':
-			raw := s.data[start:s.i]
+			raw := s.text[start:s.i]
 			s.i++
-			if !ascii && !utf8.Valid(raw) {
+			if !ascii && !utf8.ValidString(raw) {
 				return "", false
 			}
-			return string(raw), true
+			return raw, true
 		case c == '\\':
 			return s.escaped(start, ascii)
 		case c < 0x20:
@@ -372,10 +388,11 @@ func (s *scanner) number() (any, bool) {
 			return nil, false
 		}
 	}
-	f, err := strconv.ParseFloat(string(s.data[start:s.i]), 64)
+	f, err := strconv.ParseFloat(s.text[start:s.i], 64)
 	if err != nil {
 		return nil, false
 	}
+	s.numbers++
 	return f, true
 }
 

@@ -62,7 +62,33 @@ func checkParseFast(t *testing.T, data []byte) bool {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\nparseFast    %#v\nencoding/json %#v", data, got, want)
 	}
+	checkScanned(t, data, false)
 	return true
+}
+
+// checkScanned fails when what scanEvent reports as established about
+// data is not: check skips those rules for events it parsed.
+func checkScanned(t *testing.T, data []byte, forwarded bool) {
+	t.Helper()
+	e, bound, ok := scanEvent(data, forwarded)
+	if !ok {
+		return
+	}
+	for name, v := range map[string]string{"id": e.ID, "message": e.Message, "source": e.Source} {
+		if !storableText(v) {
+			t.Fatalf("%q: scanEvent took %s %q, which is not storable text", data, name, v)
+		}
+	}
+	if e.Metadata == nil {
+		return
+	}
+	if _, native, bad := scan(e.Metadata); !native || bad != "" {
+		t.Fatalf("%q: scanEvent took metadata that check refuses (native %v, %q)", data, native, bad)
+	}
+	js, err := appendValue(nil, e.Metadata)
+	if err != nil || len(js) > bound {
+		t.Fatalf("%q: metadata encodes to %d bytes (%v), above scanEvent's bound %d", data, len(js), err, bound)
+	}
 }
 
 // FuzzParseFastAgrees: whatever parseFast takes, encoding/json decodes the
@@ -154,6 +180,7 @@ func checkParseForwarded(t *testing.T, data []byte) bool {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\nparseFast    %#v\nencoding/json %#v", data, got, want)
 	}
+	checkScanned(t, data, true)
 	return true
 }
 

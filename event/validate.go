@@ -45,17 +45,26 @@ const (
 // These are the only rules: gateway, producer, consumer and both store
 // backends all call this function, so an event it accepts is stored.
 func (e *Event) Validate() error {
-	_, err := e.check(false)
+	_, err := e.check(false, scanned{})
 	return err
 }
 
 // Normalize is Validate that also returns the metadata encoded as JSON, the
 // form a store keeps (object keys sorted, no HTML escaping; nil when
 // Metadata is nil), so that a store does not encode it a second time.
-func (e *Event) Normalize() (metadata []byte, err error) { return e.check(true) }
+func (e *Event) Normalize() (metadata []byte, err error) { return e.check(true, scanned{}) }
 
-// check applies the rules; it returns the encoded metadata when keep is set.
-func (e *Event) check(keep bool) ([]byte, error) {
+// scanned is what scanEvent established about an event it parsed (ok):
+// its id, message, source and metadata strings are storable text, and
+// its metadata encodes to at most metaBound bytes.
+type scanned struct {
+	ok        bool
+	metaBound int
+}
+
+// check applies the rules, skipping those p already established; it
+// returns the encoded metadata when keep is set.
+func (e *Event) check(keep bool, p scanned) ([]byte, error) {
 	switch {
 	case e.ID == "":
 		return nil, &FieldError{Field: "id", Reason: "is required"}
@@ -63,7 +72,7 @@ func (e *Event) check(keep bool) ([]byte, error) {
 		return nil, &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", MaxIDBytes)}
 	case strings.ContainsAny(e.ID, " \t\r\n"):
 		return nil, &FieldError{Field: "id", Reason: "may not contain whitespace"}
-	case !storableText(e.ID):
+	case !p.ok && !storableText(e.ID):
 		return nil, &FieldError{Field: "id", Reason: textReason}
 	}
 	l, err := ParseLevel(string(e.Level))
@@ -76,13 +85,13 @@ func (e *Event) check(keep bool) ([]byte, error) {
 		return nil, &FieldError{Field: "message", Reason: "is required"}
 	case len(e.Message) > MaxMessageBytes:
 		return nil, &FieldError{Field: "message", Reason: fmt.Sprintf("longer than %d bytes", MaxMessageBytes)}
-	case !storableText(e.Message):
+	case !p.ok && !storableText(e.Message):
 		return nil, &FieldError{Field: "message", Reason: textReason}
 	case strings.TrimSpace(e.Source) == "":
 		return nil, &FieldError{Field: "source", Reason: "is required"}
 	case len(e.Source) > MaxSourceBytes:
 		return nil, &FieldError{Field: "source", Reason: fmt.Sprintf("longer than %d bytes", MaxSourceBytes)}
-	case !storableText(e.Source):
+	case !p.ok && !storableText(e.Source):
 		return nil, &FieldError{Field: "source", Reason: textReason}
 	case len(e.Identity) > MaxIdentityBytes:
 		return nil, &FieldError{Field: "identity", Reason: fmt.Sprintf("longer than %d bytes", MaxIdentityBytes)}
@@ -92,7 +101,7 @@ func (e *Event) check(keep bool) ([]byte, error) {
 	if reason := timestampReason(e.Timestamp); reason != "" {
 		return nil, &FieldError{Field: "timestamp", Reason: reason}
 	}
-	if e.Metadata == nil {
+	if e.Metadata == nil || (p.ok && !keep && p.metaBound <= MaxMetadataJSONBytes) {
 		return nil, nil
 	}
 	bound, native, bad := scan(e.Metadata)
