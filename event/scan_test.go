@@ -15,6 +15,7 @@ var scanInputs = []string{
 	` {"id":"x","level":"warn","message":"a\"b\\c\/d\n\t\r\b\f","source":"é 世","timestamp":"2026-01-02T15:04:05.123+05:30",` +
 		`"metadata":{"a":[1,-0,1.5e3,-2E-2,true,false,null,"s",{},[]],"b":{"c":{"d":"e"}},"a":"dup"}} `,
 	`{"message":"m","source":"s","metadata":null,"timestamp":""}`,
+	`{"message":"m","source":"s","metadata":{"n":[1e20,1e7,5e-7]}}`,
 	`{}`,
 	`{"Message":"m","source":"s"}`,
 	`{"message":"m","source":"s","identity":"x"}`,
@@ -42,8 +43,8 @@ func TestParseFastAgrees(t *testing.T) {
 			fast++
 		}
 	}
-	if fast != 4 {
-		t.Errorf("parseFast took %d of the inputs, want 4", fast)
+	if fast != 5 {
+		t.Errorf("parseFast took %d of the inputs, want 5", fast)
 	}
 }
 
@@ -159,8 +160,8 @@ func TestParseForwardedAgrees(t *testing.T) {
 			fast++
 		}
 	}
-	if fast != 8 {
-		t.Errorf("parseFast (forwarded) took %d of the inputs, want 8", fast)
+	if fast != 9 {
+		t.Errorf("parseFast (forwarded) took %d of the inputs, want 9", fast)
 	}
 }
 
