@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Level is a log severity.
@@ -158,7 +156,7 @@ func parseJSON(data []byte) (Event, error) {
 // it assigns is marked TimestampFilled.
 func (e *Event) Fill(now time.Time) {
 	if e.ID == "" {
-		e.ID = NewID()
+		e.ID = ids.next(now)
 	}
 	if e.Timestamp.IsZero() {
 		e.Timestamp = now.UTC()
@@ -188,25 +186,6 @@ func DecodeForwarded(data []byte) (Event, error) {
 	}
 	return e, nil
 }
-
-// NewID returns a fresh time-ordered UUID (version 7: 48 bits of Unix
-// milliseconds, a 12-bit sequence, 62 random bits) as text. Time order
-// keeps the store's key index appending at its end instead of touching
-// a random page per event, and the ids of one request share their first
-// 15 hex digits, which the Kafka record batch's compression removes.
-// The 62 random bits per millisecond and sender keep ids unique.
-func NewID() string {
-	u, err := uuid.NewV7()
-	if err != nil { // the random source failed: cannot happen with the pool
-		return uuid.NewString()
-	}
-	return u.String()
-}
-
-// Ids are drawn from a pool of random bytes read in batches: 0.24 us per
-// id instead of 0.61 (one read of the system's generator each). They are
-// identifiers, not secrets. Enabled before any goroutine can draw one.
-func init() { uuid.EnableRandPool() }
 
 func jsonReason(err error) string {
 	var se *json.SyntaxError
