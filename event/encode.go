@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -32,11 +33,18 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	}
 	b = e.Timestamp.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
-	if len(e.Metadata) > 0 {
+	switch {
+	case len(e.Metadata) > 0:
 		b = append(b, `,"metadata":`...)
 		var err error
 		if b, err = appendValue(b, e.Metadata); err != nil {
 			return b, fmt.Errorf("encode event metadata: %w", err)
+		}
+	case e.Metadata == nil && e.metadataJSON != "":
+		n := len(b)
+		b = appendCompact(append(b, `,"metadata":`...), e.metadataJSON)
+		if string(b[len(b)-2:]) == "{}" { // empty, as an empty Metadata is
+			b = b[:n]
 		}
 	}
 	if e.Identity != "" {
@@ -105,6 +113,31 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return b, err
 	}
 	return append(b, js...), nil
+}
+
+// appendCompact appends the JSON text js without the white space between
+// its tokens (js is valid JSON: a quote that a backslash does not escape
+// opens or closes a string).
+func appendCompact(b []byte, js string) []byte {
+	if strings.IndexAny(js, " \t\n\r") < 0 {
+		return append(b, js...)
+	}
+	in := false
+	for i := 0; i < len(js); i++ {
+		c := js[i]
+		switch {
+		case in && c == '\\':
+			b = append(b, c, js[i+1])
+			i++
+			continue
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // appendFloat formats f as encoding/json does.

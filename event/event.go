@@ -54,6 +54,10 @@ type Event struct {
 	// sent none: a retry of the same event gets another timestamp, so the
 	// store does not compare the timestamps of two such events as content.
 	TimestampFilled bool `json:"timestamp_filled,omitempty"`
+	// metadataJSON is the metadata as the client sent it (a JSON object),
+	// checked by Decode's rules but not decoded, in place of Metadata:
+	// set only by DecodeToForward, written by AppendJSON.
+	metadataJSON string
 }
 
 // FieldError names the field that made an event invalid.
@@ -86,7 +90,25 @@ func Decode(data []byte, now time.Time) (Event, error) { return DecodeFrom(data,
 // peer, stamped as Identity before validation): the gateway's path. An
 // event it returns without error is one every store accepts.
 func DecodeFrom(data []byte, now time.Time, identity string) (Event, error) {
-	e, bound, ok := scanEvent(data, false)
+	return decode(data, now, identity, false)
+}
+
+// DecodeToForward is DecodeFrom for an event that is only forwarded (the
+// gateway's path): it accepts and refuses exactly what DecodeFrom does,
+// but keeps the metadata of a common event as the client's JSON text
+// instead of decoding it (Metadata is then nil, and the text is what
+// AppendJSON writes, without white space). DecodeForwarded of the
+// encoded event returns what it returns for DecodeFrom's.
+func DecodeToForward(data []byte, now time.Time, identity string) (Event, error) {
+	return decode(data, now, identity, true)
+}
+
+func decode(data []byte, now time.Time, identity string, metaText bool) (Event, error) {
+	e, bound, ok := scanEvent(data, false, metaText)
+	if ok && bound > MaxMetadataJSONBytes && metaText {
+		// Only encoding can tell whether it fits: decode it.
+		e, bound, ok = scanEvent(data, false, false)
+	}
 	if !ok {
 		var err error
 		if e, err = parseJSON(data); err != nil {
@@ -174,7 +196,7 @@ var ErrNotJSON = errors.New("not a JSON event")
 // The common form is parsed without reflection (parseFast); anything
 // else, and every error, by encoding/json.
 func DecodeForwarded(data []byte) (Event, error) {
-	e, bound, ok := scanEvent(data, true)
+	e, bound, ok := scanEvent(data, true, false)
 	if !ok {
 		e = Event{}
 		if err := json.Unmarshal(data, &e); err != nil {

@@ -30,6 +30,32 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeToForward is the gateway's decode of BenchmarkDecode's
+// inputs and its encoding for Kafka (AppendJSON), against DecodeFrom's.
+func BenchmarkDecodeToForward(b *testing.B) {
+	now := time.Now()
+	for name, in := range benchInputs {
+		for _, path := range []struct {
+			name   string
+			decode func([]byte, time.Time, string) (Event, error)
+		}{{"to-forward", DecodeToForward}, {"decode-from", DecodeFrom}} {
+			b.Run(name+"/"+path.name, func(b *testing.B) {
+				b.ReportAllocs()
+				var buf []byte
+				for b.Loop() {
+					e, err := path.decode(in, now, "spiffe://logsys.local/dev/client")
+					if err != nil {
+						b.Fatal(err)
+					}
+					if buf, err = e.AppendJSON(buf[:0]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkValidate measures validation alone.
 func BenchmarkValidate(b *testing.B) {
 	e, err := Decode(benchInputs["typical"], time.Now())

@@ -22,7 +22,7 @@ import (
 // forwarded; FuzzParseFastAgrees and FuzzParseForwardedAgrees check it);
 // nothing is filled or validated yet.
 func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
-	e, _, ok = scanEvent(data, forwarded)
+	e, _, ok = scanEvent(data, forwarded, false)
 	return e, ok
 }
 
@@ -34,7 +34,10 @@ func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
 // The text fields of an event it returns are storable text (valid UTF-8,
 // and no NUL: \u escapes are left to encoding/json), so that check need
 // not walk them again. All strings it returns share one copy of data.
-func scanEvent(data []byte, forwarded bool) (e Event, metaBound int, ok bool) {
+// With metaText the metadata is checked by the same rules but not
+// decoded: e.metadataJSON is its text (an object; null leaves it empty)
+// and e.Metadata stays nil.
+func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, ok bool) {
 	s := scanner{data: data, text: string(data)}
 	s.space()
 	if !s.byte('{') {
@@ -100,13 +103,23 @@ func scanEvent(data []byte, forwarded bool) (e Event, metaBound int, ok bool) {
 			bit = 32
 			start, numbers := s.i, s.numbers
 			var v any
-			if v, ok = s.value(0); ok {
+			if metaText {
+				ok = s.skip(0)
+			} else {
+				v, ok = s.value(0)
+			}
+			if ok {
 				if s.i-start > MaxMetadataBytes {
 					return Event{}, 0, false
 				}
 				metaBound = 2*(s.i-start) + 32*(s.numbers-numbers)
 				switch m := v.(type) {
 				case nil:
+					if metaText && s.data[start] == '{' {
+						e.metadataJSON = s.text[start:s.i]
+					} else if metaText && s.data[start] != 'n' {
+						return Event{}, 0, false // not an object
+					}
 				case map[string]any:
 					e.Metadata = m
 				default:
@@ -360,6 +373,106 @@ func (s *scanner) value(depth int) (any, bool) {
 	return nil, false
 }
 
+// skip is value without decoding: it accepts exactly what value accepts
+// (counting numbers the same), allocating nothing.
+func (s *scanner) skip(depth int) bool {
+	if s.i >= len(s.data) || depth > maxFastDepth {
+		return false
+	}
+	switch c := s.data[s.i]; {
+	case c == '"':
+		return s.skipStr()
+	case c == '{':
+		s.i++
+		s.space()
+		if s.byte('}') {
+			return true
+		}
+		for {
+			s.space()
+			if !s.skipStr() {
+				return false
+			}
+			s.space()
+			if !s.byte(':') {
+				return false
+			}
+			s.space()
+			if !s.skip(depth + 1) {
+				return false
+			}
+			s.space()
+			if s.byte(',') {
+				continue
+			}
+			return s.byte('}')
+		}
+	case c == '[':
+		s.i++
+		s.space()
+		if s.byte(']') {
+			return true
+		}
+		for {
+			s.space()
+			if !s.skip(depth + 1) {
+				return false
+			}
+			s.space()
+			if s.byte(',') {
+				continue
+			}
+			return s.byte(']')
+		}
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, ok := s.float()
+		return ok
+	}
+	return false
+}
+
+// skipStr is str without decoding. The escapes it takes are ASCII, so
+// the text is valid UTF-8 exactly when the decoded string is.
+func (s *scanner) skipStr() bool {
+	if !s.byte('"') {
+		return false
+	}
+	start := s.i
+	ascii := true
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		switch {
+		case c == '"':
+			raw := s.text[start:s.i]
+			s.i++
+			return ascii || utf8.ValidString(raw)
+		case c == '\\':
+			if s.i+1 >= len(s.data) {
+				return false
+			}
+			switch s.data[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			default: // \u and invalid escapes
+				return false
+			}
+			s.i += 2
+			continue
+		case c < 0x20:
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		s.i++
+	}
+	return false
+}
+
 func (s *scanner) literal(word string) bool {
 	if len(s.data)-s.i >= len(word) && string(s.data[s.i:s.i+len(word)]) == word {
 		s.i += len(word)
@@ -370,27 +483,36 @@ func (s *scanner) literal(word string) bool {
 
 // number reads a number of JSON's grammar as a float64.
 func (s *scanner) number() (any, bool) {
+	f, ok := s.float()
+	if !ok {
+		return nil, false
+	}
+	return f, true
+}
+
+// float is number without boxing the value.
+func (s *scanner) float() (float64, bool) {
 	start := s.i
 	s.byte('-')
 	switch {
 	case s.byte('0'):
 	case s.digits() == 0:
-		return nil, false
+		return 0, false
 	}
 	if s.byte('.') && s.digits() == 0 {
-		return nil, false
+		return 0, false
 	}
 	if s.byte('e') || s.byte('E') {
 		if !s.byte('+') {
 			s.byte('-')
 		}
 		if s.digits() == 0 {
-			return nil, false
+			return 0, false
 		}
 	}
 	f, err := strconv.ParseFloat(s.text[start:s.i], 64)
 	if err != nil {
-		return nil, false
+		return 0, false
 	}
 	s.numbers++
 	return f, true

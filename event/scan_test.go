@@ -71,9 +71,12 @@ func checkParseFast(t *testing.T, data []byte) bool {
 // data is not: check skips those rules for events it parsed.
 func checkScanned(t *testing.T, data []byte, forwarded bool) {
 	t.Helper()
-	e, bound, ok := scanEvent(data, forwarded)
+	e, bound, ok := scanEvent(data, forwarded, false)
 	if !ok {
 		return
+	}
+	if !forwarded {
+		checkMetaText(t, data, e, bound)
 	}
 	for name, v := range map[string]string{"id": e.ID, "message": e.Message, "source": e.Source} {
 		if !storableText(v) {
@@ -193,4 +196,50 @@ func FuzzParseForwardedAgrees(f *testing.F) {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkParseForwarded(t, data) })
+}
+
+// checkMetaText fails when scanEvent with metaText answers otherwise than
+// without (e and bound): the same fields, and metadata text that decodes
+// to e's metadata.
+func checkMetaText(t *testing.T, data []byte, e Event, bound int) {
+	t.Helper()
+	got, gotBound, ok := scanEvent(data, false, true)
+	if !ok || gotBound != bound {
+		t.Fatalf("%q: scanEvent with metaText: ok %v, bound %d; without: bound %d", data, ok, gotBound, bound)
+	}
+	if got.Metadata != nil {
+		t.Fatalf("%q: scanEvent with metaText decoded the metadata", data)
+	}
+	var md map[string]any
+	if got.metadataJSON != "" {
+		if err := json.Unmarshal([]byte(got.metadataJSON), &md); err != nil {
+			t.Fatalf("%q: metadata text %q: %v", data, got.metadataJSON, err)
+		}
+	}
+	if len(md) != 0 || len(e.Metadata) != 0 {
+		if !reflect.DeepEqual(md, e.Metadata) {
+			t.Fatalf("%q: metadata text %q decodes to %v, want %v", data, got.metadataJSON, md, e.Metadata)
+		}
+	}
+	got.Metadata, got.metadataJSON, e.Metadata = nil, "", nil
+	if !reflect.DeepEqual(got, e) {
+		t.Fatalf("%q: with metaText %#v, without %#v", data, got, e)
+	}
+}
+
+// TestScanSkipsWhatValueReads: every metadata value parseFast reads,
+// skip accepts, and the other way round.
+func TestScanSkipsWhatValueReads(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{`{}`, `{"a":1}`, `{ "a" : [ 1 , -0.5e3 , true , false , null , "x\"\n" , { } ] }`,
+		`{"a":1e400}`, `{"a":01}`, `{"a":"\u0041"}`, `{"a":"\x"}`, "{\"a\":\"\xff\"}", `{"a":[1,]}`, `{"a":}`, `{"a" 1}`,
+		`{"k":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, `[1]`, `"s"`, `null`, `{"a":tru}`, `{"a":-}`, `{"a":1.}`} {
+		a := scanner{data: []byte(v), text: v}
+		_, vok := a.value(0)
+		b := scanner{data: []byte(v), text: v}
+		sok := b.skip(0)
+		if vok != sok || (vok && (a.i != b.i || a.numbers != b.numbers)) {
+			t.Errorf("%s: value %v (at %d, %d numbers), skip %v (at %d, %d numbers)", v, vok, a.i, a.numbers, sok, b.i, b.numbers)
+		}
+	}
 }
