@@ -28,7 +28,7 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"source":`...)
 	b = appendString(b, e.Source)
 	b = append(b, `,"timestamp":"`...)
-	if y := e.Timestamp.Year(); y < 0 || y > 9999 {
+	if !localYearIn0To9999(e.Timestamp) {
 		return b, errors.New("encode event: timestamp year outside [0,9999]")
 	}
 	b = e.Timestamp.AppendFormat(b, time.RFC3339Nano)

@@ -144,8 +144,33 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // ValidTime reports whether t's year in UTC is within 1..9999, the range
 // every store keeps exactly.
 func ValidTime(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= 1 && y <= 9999
+	sec := t.Unix()
+	return sec >= year1Start && sec <= year9999End
+}
+
+// The first second of years 0 and 1 and the last of year 9999 (UTC, as
+// Unix seconds): years are judged by comparing seconds, without working
+// out the date.
+var (
+	year0Start  = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	year1Start  = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	year9999End = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() - 1
+)
+
+// localYearIn0To9999 reports whether t's year in its own zone is within
+// 0..9999: t.Year() without working out the date.
+func localYearIn0To9999(t time.Time) bool {
+	_, off := t.Zone()
+	if off < -1e9 || off > 1e9 { // beyond any zone: the date, exactly
+		y := t.Year()
+		return y >= 0 && y <= 9999
+	}
+	sec := t.Unix()
+	if sec < year0Start-1e9 || sec > year9999End+1e9 {
+		return false
+	}
+	sec += int64(off)
+	return sec >= year0Start && sec <= year9999End
 }
 
 const textReason = "must be UTF-8 without NUL bytes"
@@ -158,7 +183,7 @@ func timestampReason(t time.Time) string {
 		return "is required"
 	}
 	_, off := t.Zone()
-	if y := t.Year(); !ValidTime(t) || y < 0 || y > 9999 {
+	if !ValidTime(t) || !localYearIn0To9999(t) {
 		return "must be between years 1 and 9999 (in UTC and in its own zone)"
 	}
 	if off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
