@@ -67,6 +67,7 @@ var toForwardInputs = []string{
 	`{"message":"m","source":"s","metadata":null}`,
 	`{"message":"m","source":"s","metadata":[]}`,
 	`{"message":"m","source":"s","metadata":{"n":1e20}}`,
+	`{"message":"m","source":"s","metadata":{"q":"say \"hi there\" \\ and \\\" go" , "r" : "x"}}`,
 }
 
 func TestDecodeToForwardAgrees(t *testing.T) {
