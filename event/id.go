@@ -24,21 +24,23 @@ func NewID() string { return ids.next(time.Now()) }
 var ids idGen
 
 type idGen struct {
-	mu sync.Mutex
-	ms int64  // the millisecond of the last id
-	hi uint64 // the counter's top 12 bits (rand_a)
-	lo uint64 // its low 62 bits (rand_b)
+	mu     sync.Mutex
+	seeded bool   // a first id has been drawn
+	ms     int64  // the millisecond of the last id
+	hi     uint64 // the counter's top 12 bits (rand_a)
+	lo     uint64 // its low 62 bits (rand_b)
 }
 
 // next returns the id after the last one, at now's millisecond or, when
 // the clock is behind the last id (a request's time taken before
 // another's), at the last id's.
 func (g *idGen) next(now time.Time) string {
-	ms := now.UnixMilli()
+	ms := max(now.UnixMilli(), 0) // a clock before 1970 counts from 1970
 	g.mu.Lock()
-	if ms > g.ms {
-		g.ms = ms
+	if ms > g.ms || !g.seeded {
+		g.ms = max(ms, g.ms)
 		g.seed()
+		g.seeded = true
 	} else if g.lo++; g.lo == 1<<62 {
 		g.lo = 0
 		if g.hi++; g.hi == 1<<12 { // 2^74 ids in one millisecond: borrow the next

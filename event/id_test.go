@@ -94,3 +94,17 @@ func mustV7(t *testing.T, id string) uuid.UUID {
 	}
 	return u
 }
+
+// TestIDsOfAClockAtOrBefore1970StartAtRandom: a generator's first id is
+// drawn at random whatever the clock says (a zero time included), so two
+// processes with a broken clock do not hand out the same ids.
+func TestIDsOfAClockAtOrBefore1970StartAtRandom(t *testing.T) {
+	var a, b idGen
+	for _, now := range []time.Time{{}, time.Unix(-5, 0), time.Unix(0, 0)} {
+		x, y := a.next(now), b.next(now)
+		mustV7(t, x)
+		if x == y {
+			t.Fatalf("two generators at %v both drew %s", now, x)
+		}
+	}
+}

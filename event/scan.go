@@ -38,7 +38,7 @@ func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
 // decoded: e.metadataJSON is its text (an object; null leaves it empty)
 // and e.Metadata stays nil.
 func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, ok bool) {
-	s := scanner{data: data, text: string(data)}
+	s := scanner{data: data}
 	s.space()
 	if !s.byte('{') {
 		return Event{}, 0, false
@@ -116,7 +116,7 @@ func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, o
 				switch m := v.(type) {
 				case nil:
 					if metaText && s.data[start] == '{' {
-						e.metadataJSON = s.text[start:s.i]
+						e.metadataJSON = s.sub(start, s.i)
 					} else if metaText && s.data[start] != 'n' {
 						return Event{}, 0, false // not an object
 					}
@@ -163,10 +163,18 @@ const maxFastDepth = 32
 
 type scanner struct {
 	data []byte
-	text string // data as a string: the strings returned are its substrings
+	text string // data as a string once one is returned: they are its substrings
 	i    int
 	// numbers counts the numbers read.
 	numbers int
+}
+
+// sub returns data[i:j] as a substring of the one copy of data.
+func (s *scanner) sub(i, j int) string {
+	if s.text == "" {
+		s.text = string(s.data)
+	}
+	return s.text[i:j]
 }
 
 func (s *scanner) space() {
@@ -204,7 +212,7 @@ func (s *scanner) plainKey() (string, bool) {
 	for s.i < len(s.data) {
 		c := s.data[s.i]
 		if c == '"' {
-			k := s.text[start:s.i]
+			k := s.sub(start, s.i)
 			s.i++
 			return k, true
 		}
@@ -228,12 +236,12 @@ func (s *scanner) str() (string, bool) {
 		c := s.data[s.i]
 		switch {
 		case c == '"':
-			raw := s.text[start:s.i]
+			raw := s.data[start:s.i]
 			s.i++
-			if !ascii && !utf8.ValidString(raw) {
+			if !ascii && !utf8.Valid(raw) {
 				return "", false
 			}
-			return raw, true
+			return s.sub(start, s.i-1), true
 		case c == '\\':
 			return s.escaped(start, ascii)
 		case c < 0x20:
@@ -449,9 +457,9 @@ func (s *scanner) skipStr() bool {
 		c := s.data[s.i]
 		switch {
 		case c == '"':
-			raw := s.text[start:s.i]
+			raw := s.data[start:s.i]
 			s.i++
-			return ascii || utf8.ValidString(raw)
+			return ascii || utf8.Valid(raw)
 		case c == '\\':
 			if s.i+1 >= len(s.data) {
 				return false
@@ -510,7 +518,7 @@ func (s *scanner) float() (float64, bool) {
 			return 0, false
 		}
 	}
-	f, err := strconv.ParseFloat(s.text[start:s.i], 64)
+	f, err := strconv.ParseFloat(string(s.data[start:s.i]), 64)
 	if err != nil {
 		return 0, false
 	}
