@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -27,16 +28,23 @@ func (e *Event) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `,"source":`...)
 	b = appendString(b, e.Source)
 	b = append(b, `,"timestamp":"`...)
-	if y := e.Timestamp.Year(); y < 0 || y > 9999 {
+	if !localYearIn0To9999(e.Timestamp) {
 		return b, errors.New("encode event: timestamp year outside [0,9999]")
 	}
 	b = e.Timestamp.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, '"')
-	if len(e.Metadata) > 0 {
+	switch {
+	case len(e.Metadata) > 0:
 		b = append(b, `,"metadata":`...)
 		var err error
 		if b, err = appendValue(b, e.Metadata); err != nil {
 			return b, fmt.Errorf("encode event metadata: %w", err)
+		}
+	case e.Metadata == nil && e.metadataJSON != "":
+		n := len(b)
+		b = appendCompact(append(b, `,"metadata":`...), e.metadataJSON)
+		if string(b[len(b)-2:]) == "{}" { // empty, as an empty Metadata is
+			b = b[:n]
 		}
 	}
 	if e.Identity != "" {
@@ -107,6 +115,31 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	return append(b, js...), nil
 }
 
+// appendCompact appends the JSON text js without the white space between
+// its tokens (js is valid JSON: a quote that a backslash does not escape
+// opens or closes a string).
+func appendCompact(b []byte, js string) []byte {
+	if strings.IndexAny(js, " \t\n\r") < 0 {
+		return append(b, js...)
+	}
+	in := false
+	for i := 0; i < len(js); i++ {
+		c := js[i]
+		switch {
+		case in && c == '\\':
+			b = append(b, c, js[i+1])
+			i++
+			continue
+		case c == '"':
+			in = !in
+		case !in && (c == ' ' || c == '\t' || c == '\n' || c == '\r'):
+			continue
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
 // appendFloat formats f as encoding/json does.
 func appendFloat(b []byte, f float64) ([]byte, error) {
 	if math.IsInf(f, 0) || math.IsNaN(f) {
@@ -137,6 +170,10 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
 				i++
@@ -182,4 +219,16 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plain8 reports whether the 8 bytes of s are ASCII that appendString
+// writes as they are (no control character, quote or backslash), eight at
+// a time: each test sets a byte's top bit where the byte is below 0x20,
+// is '"', is '\\' or is not ASCII.
+func plain8(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	zero := func(v uint64) uint64 { return (v - ones) & ^v & highs }
+	return (x&highs | (x-0x20*ones)&^x&highs | zero(x^'"'*ones) | zero(x^'\\'*ones)) == 0
 }

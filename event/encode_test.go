@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // marshalNoHTML is encoding/json's form of e without HTML escaping: what
@@ -84,4 +85,29 @@ func FuzzAppendJSON(f *testing.F) {
 			t.Fatalf("AppendJSON:\n got %s\nwant %s", got, want)
 		}
 	})
+}
+
+// TestPlain8AgreesWithBytes: plain8 judges 8 bytes as the byte loop of
+// appendString does, for every byte value in every position.
+func TestPlain8AgreesWithBytes(t *testing.T) {
+	plain := func(c byte) bool { return c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' }
+	base := []byte("abcdefgh")
+	for pos := range 8 {
+		for c := range 256 {
+			b := append([]byte(nil), base...)
+			b[pos] = byte(c)
+			if want := plain(byte(c)); plain8(string(b)) != want {
+				t.Fatalf("plain8(%q) = %v, want %v", b, !want, want)
+			}
+		}
+	}
+	for _, s := range []string{"\x00\x00\x00\x00\x00\x00\x00\x00", "\x1f\x20\x21\x22\x5b\x5c\x5d\x7f", "~~~~~~~~", "        "} {
+		want := true
+		for i := range len(s) {
+			want = want && plain(s[i])
+		}
+		if plain8(s) != want {
+			t.Errorf("plain8(%q) = %v, want %v", s, !want, want)
+		}
+	}
 }

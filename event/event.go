@@ -10,8 +10,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Level is a log severity.
@@ -56,6 +54,10 @@ type Event struct {
 	// sent none: a retry of the same event gets another timestamp, so the
 	// store does not compare the timestamps of two such events as content.
 	TimestampFilled bool `json:"timestamp_filled,omitempty"`
+	// metadataJSON is the metadata as the client sent it (a JSON object),
+	// checked by Decode's rules but not decoded, in place of Metadata:
+	// set only by DecodeToForward, written by AppendJSON.
+	metadataJSON string
 }
 
 // FieldError names the field that made an event invalid.
@@ -88,7 +90,25 @@ func Decode(data []byte, now time.Time) (Event, error) { return DecodeFrom(data,
 // peer, stamped as Identity before validation): the gateway's path. An
 // event it returns without error is one every store accepts.
 func DecodeFrom(data []byte, now time.Time, identity string) (Event, error) {
-	e, ok := parseFast(data, false)
+	return decode(data, now, identity, false)
+}
+
+// DecodeToForward is DecodeFrom for an event that is only forwarded (the
+// gateway's path): it accepts and refuses exactly what DecodeFrom does,
+// but keeps the metadata of a common event as the client's JSON text
+// instead of decoding it (Metadata is then nil, and the text is what
+// AppendJSON writes, without white space). DecodeForwarded of the
+// encoded event returns what it returns for DecodeFrom's.
+func DecodeToForward(data []byte, now time.Time, identity string) (Event, error) {
+	return decode(data, now, identity, true)
+}
+
+func decode(data []byte, now time.Time, identity string, metaText bool) (Event, error) {
+	e, bound, ok := scanEvent(data, false, metaText)
+	if ok && bound > MaxMetadataJSONBytes && metaText {
+		// Only encoding can tell whether it fits: decode it.
+		e, bound, ok = scanEvent(data, false, false)
+	}
 	if !ok {
 		var err error
 		if e, err = parseJSON(data); err != nil {
@@ -100,7 +120,7 @@ func DecodeFrom(data []byte, now time.Time, identity string) (Event, error) {
 		e.Level = Info
 	}
 	e.Fill(now)
-	if err := e.Validate(); err != nil {
+	if _, err := e.check(false, scanned{ok, bound}); err != nil {
 		return Event{}, err
 	}
 	return e, nil
@@ -158,7 +178,7 @@ func parseJSON(data []byte) (Event, error) {
 // it assigns is marked TimestampFilled.
 func (e *Event) Fill(now time.Time) {
 	if e.ID == "" {
-		e.ID = NewID()
+		e.ID = ids.next(now)
 	}
 	if e.Timestamp.IsZero() {
 		e.Timestamp = now.UTC()
@@ -176,37 +196,18 @@ var ErrNotJSON = errors.New("not a JSON event")
 // The common form is parsed without reflection (parseFast); anything
 // else, and every error, by encoding/json.
 func DecodeForwarded(data []byte) (Event, error) {
-	e, ok := parseFast(data, true)
+	e, bound, ok := scanEvent(data, true, false)
 	if !ok {
 		e = Event{}
 		if err := json.Unmarshal(data, &e); err != nil {
 			return Event{}, fmt.Errorf("%w: %w", ErrNotJSON, err)
 		}
 	}
-	if err := e.Validate(); err != nil {
+	if _, err := e.check(false, scanned{ok, bound}); err != nil {
 		return Event{}, err
 	}
 	return e, nil
 }
-
-// NewID returns a fresh time-ordered UUID (version 7: 48 bits of Unix
-// milliseconds, a 12-bit sequence, 62 random bits) as text. Time order
-// keeps the store's key index appending at its end instead of touching
-// a random page per event, and the ids of one request share their first
-// 15 hex digits, which the Kafka record batch's compression removes.
-// The 62 random bits per millisecond and sender keep ids unique.
-func NewID() string {
-	u, err := uuid.NewV7()
-	if err != nil { // the random source failed: cannot happen with the pool
-		return uuid.NewString()
-	}
-	return u.String()
-}
-
-// Ids are drawn from a pool of random bytes read in batches: 0.24 us per
-// id instead of 0.61 (one read of the system's generator each). They are
-// identifiers, not secrets. Enabled before any goroutine can draw one.
-func init() { uuid.EnableRandPool() }
 
 func jsonReason(err error) string {
 	var se *json.SyntaxError

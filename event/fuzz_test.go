@@ -3,6 +3,7 @@ package event
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -42,4 +43,73 @@ func FuzzDecodeAgreesWithNormalize(f *testing.F) {
 			t.Fatalf("Decode accepted %q, DecodeForwarded refuses %s: %v", body, wire, err)
 		}
 	})
+}
+
+// FuzzDecodeToForwardAgrees: DecodeToForward accepts and refuses what
+// DecodeFrom does, with the same error, and the consumer decodes what
+// the gateway forwards from either into the same event.
+func FuzzDecodeToForwardAgrees(f *testing.F) {
+	for _, in := range scanInputs {
+		f.Add([]byte(in))
+	}
+	for _, in := range toForwardInputs {
+		f.Add([]byte(in))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { checkDecodeToForward(t, body) })
+}
+
+// toForwardInputs are metadata forms the text path keeps as they came.
+var toForwardInputs = []string{
+	`{"message":"m","source":"s","metadata":{ "b" : [ 1 , 2.50 , "x\"\\\n" ] ,
+	 "a" : { "c" : null } , "a" : true }}`,
+	`{"message":"m","source":"s","metadata":{ }}`,
+	`{"message":"m","source":"s","metadata":{"d":"\/<>&` + "\u2028" + `"}}`,
+	`{"message":"m","source":"s","metadata":null}`,
+	`{"message":"m","source":"s","metadata":[]}`,
+	`{"message":"m","source":"s","metadata":{"n":1e20}}`,
+	`{"message":"m","source":"s","metadata":{"q":"say \"hi there\" \\ and \\\" go" , "r" : "x"}}`,
+}
+
+func TestDecodeToForwardAgrees(t *testing.T) {
+	t.Parallel()
+	for _, in := range append(append([]string{}, scanInputs...), toForwardInputs...) {
+		checkDecodeToForward(t, []byte(in))
+	}
+	for _, in := range benchInputs {
+		checkDecodeToForward(t, in)
+	}
+}
+
+func checkDecodeToForward(t *testing.T, body []byte) {
+	t.Helper()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	const id = "spiffe://logsys.local/dev/client"
+	want, werr := DecodeFrom(body, now, id)
+	got, gerr := DecodeToForward(body, now, id)
+	if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+		t.Fatalf("%q: DecodeFrom: %v; DecodeToForward: %v", body, werr, gerr)
+	}
+	if werr != nil {
+		return
+	}
+	got.ID = want.ID // each drew its own
+	gw, err := got.AppendJSON(nil)
+	if err != nil {
+		t.Fatalf("%q: encode: %v", body, err)
+	}
+	ww, err := want.AppendJSON(nil)
+	if err != nil {
+		t.Fatalf("%q: encode: %v", body, err)
+	}
+	if bytes.ContainsAny(gw, "\n\r\t") {
+		t.Fatalf("%q: forwarded %s holds white space", body, gw)
+	}
+	gd, gerr := DecodeForwarded(gw)
+	wd, werr := DecodeForwarded(ww)
+	if gerr != nil || werr != nil {
+		t.Fatalf("%q: DecodeForwarded: %v (text path %s), %v", body, gerr, gw, werr)
+	}
+	if !reflect.DeepEqual(gd, wd) {
+		t.Fatalf("%q: the consumer decodes\n%s\nas %#v\nand\n%s\nas %#v", body, gw, gd, ww, wd)
+	}
 }

@@ -22,38 +22,54 @@ import (
 // forwarded; FuzzParseFastAgrees and FuzzParseForwardedAgrees check it);
 // nothing is filled or validated yet.
 func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
+	e, _, ok = scanEvent(data, forwarded, false)
+	return e, ok
+}
+
+// scanEvent is parseFast that also returns an upper bound of the length
+// of the event's metadata encoded as JSON (appendValue): each string at
+// most doubles (an escape of two bytes decodes to one byte and is written
+// back in at most two; U+2028 and U+2029 go from three to six), every
+// other token keeps its length except numbers, at most 32 bytes each.
+// The text fields of an event it returns are storable text (valid UTF-8,
+// and no NUL: \u escapes are left to encoding/json), so that check need
+// not walk them again. All strings it returns share one copy of data.
+// With metaText the metadata is checked by the same rules but not
+// decoded: e.metadataJSON is its text (an object; null leaves it empty)
+// and e.Metadata stays nil.
+func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, ok bool) {
 	s := scanner{data: data}
 	s.space()
 	if !s.byte('{') {
-		return Event{}, false
+		return Event{}, 0, false
 	}
 	var seen uint8
 	s.space()
 	if s.byte('}') {
-		return e, s.end()
+		return e, metaBound, s.end()
 	}
 	for {
 		s.space()
 		key, ok := s.plainKey()
 		if !ok {
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		s.space()
 		if !s.byte(':') {
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		s.space()
 		var bit uint8
 		switch key {
 		case "identity":
 			if !forwarded {
-				return Event{}, false
+				return Event{}, 0, false
 			}
 			bit = 64
 			e.Identity, ok = s.str()
 		case "timestamp_filled":
 			if !forwarded {
-				return Event{}, false
+				return Event{}, 0, false
 			}
 			bit = 128
 			switch {
@@ -85,25 +101,36 @@ func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
 			}
 		case "metadata":
 			bit = 32
-			start := s.i
+			start, numbers := s.i, s.numbers
 			var v any
-			if v, ok = s.value(0); ok {
+			if metaText {
+				ok = s.skip(0)
+			} else {
+				v, ok = s.value(0)
+			}
+			if ok {
 				if s.i-start > MaxMetadataBytes {
-					return Event{}, false
+					return Event{}, 0, false
 				}
+				metaBound = 2*(s.i-start) + 32*(s.numbers-numbers)
 				switch m := v.(type) {
 				case nil:
+					if metaText && s.data[start] == '{' {
+						e.metadataJSON = s.sub(start, s.i)
+					} else if metaText && s.data[start] != 'n' {
+						return Event{}, 0, false // not an object
+					}
 				case map[string]any:
 					e.Metadata = m
 				default:
-					return Event{}, false
+					return Event{}, 0, false
 				}
 			}
 		default:
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		if !ok || seen&bit != 0 {
-			return Event{}, false
+			return Event{}, 0, false
 		}
 		seen |= bit
 		s.space()
@@ -111,9 +138,9 @@ func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
 			continue
 		}
 		if s.byte('}') {
-			return e, s.end()
+			return e, metaBound, s.end()
 		}
-		return Event{}, false
+		return Event{}, 0, false
 	}
 }
 
@@ -136,7 +163,18 @@ const maxFastDepth = 32
 
 type scanner struct {
 	data []byte
+	text string // data as a string once one is returned: they are its substrings
 	i    int
+	// numbers counts the numbers read.
+	numbers int
+}
+
+// sub returns data[i:j] as a substring of the one copy of data.
+func (s *scanner) sub(i, j int) string {
+	if s.text == "" {
+		s.text = string(s.data)
+	}
+	return s.text[i:j]
 }
 
 func (s *scanner) space() {
@@ -165,8 +203,7 @@ func (s *scanner) end() bool {
 }
 
 // plainKey reads an object key of lower-case ASCII letters and
-// underscores only (no escapes), as a string that does not allocate when
-// it names a known field.
+// underscores only (no escapes).
 func (s *scanner) plainKey() (string, bool) {
 	if !s.byte('"') {
 		return "", false
@@ -175,9 +212,9 @@ func (s *scanner) plainKey() (string, bool) {
 	for s.i < len(s.data) {
 		c := s.data[s.i]
 		if c == '"' {
-			k := s.data[start:s.i]
+			k := s.sub(start, s.i)
 			s.i++
-			return string(k), true
+			return k, true
 		}
 		if (c < 'a' || c > 'z') && c != '_' {
 			return "", false
@@ -204,7 +241,7 @@ func (s *scanner) str() (string, bool) {
 			if !ascii && !utf8.Valid(raw) {
 				return "", false
 			}
-			return string(raw), true
+			return s.sub(start, s.i-1), true
 		case c == '\\':
 			return s.escaped(start, ascii)
 		case c < 0x20:
@@ -344,6 +381,106 @@ func (s *scanner) value(depth int) (any, bool) {
 	return nil, false
 }
 
+// skip is value without decoding: it accepts exactly what value accepts
+// (counting numbers the same), allocating nothing.
+func (s *scanner) skip(depth int) bool {
+	if s.i >= len(s.data) || depth > maxFastDepth {
+		return false
+	}
+	switch c := s.data[s.i]; {
+	case c == '"':
+		return s.skipStr()
+	case c == '{':
+		s.i++
+		s.space()
+		if s.byte('}') {
+			return true
+		}
+		for {
+			s.space()
+			if !s.skipStr() {
+				return false
+			}
+			s.space()
+			if !s.byte(':') {
+				return false
+			}
+			s.space()
+			if !s.skip(depth + 1) {
+				return false
+			}
+			s.space()
+			if s.byte(',') {
+				continue
+			}
+			return s.byte('}')
+		}
+	case c == '[':
+		s.i++
+		s.space()
+		if s.byte(']') {
+			return true
+		}
+		for {
+			s.space()
+			if !s.skip(depth + 1) {
+				return false
+			}
+			s.space()
+			if s.byte(',') {
+				continue
+			}
+			return s.byte(']')
+		}
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		_, ok := s.float()
+		return ok
+	}
+	return false
+}
+
+// skipStr is str without decoding. The escapes it takes are ASCII, so
+// the text is valid UTF-8 exactly when the decoded string is.
+func (s *scanner) skipStr() bool {
+	if !s.byte('"') {
+		return false
+	}
+	start := s.i
+	ascii := true
+	for s.i < len(s.data) {
+		c := s.data[s.i]
+		switch {
+		case c == '"':
+			raw := s.data[start:s.i]
+			s.i++
+			return ascii || utf8.Valid(raw)
+		case c == '\\':
+			if s.i+1 >= len(s.data) {
+				return false
+			}
+			switch s.data[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			default: // \u and invalid escapes
+				return false
+			}
+			s.i += 2
+			continue
+		case c < 0x20:
+			return false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		s.i++
+	}
+	return false
+}
+
 func (s *scanner) literal(word string) bool {
 	if len(s.data)-s.i >= len(word) && string(s.data[s.i:s.i+len(word)]) == word {
 		s.i += len(word)
@@ -354,28 +491,38 @@ func (s *scanner) literal(word string) bool {
 
 // number reads a number of JSON's grammar as a float64.
 func (s *scanner) number() (any, bool) {
+	f, ok := s.float()
+	if !ok {
+		return nil, false
+	}
+	return f, true
+}
+
+// float is number without boxing the value.
+func (s *scanner) float() (float64, bool) {
 	start := s.i
 	s.byte('-')
 	switch {
 	case s.byte('0'):
 	case s.digits() == 0:
-		return nil, false
+		return 0, false
 	}
 	if s.byte('.') && s.digits() == 0 {
-		return nil, false
+		return 0, false
 	}
 	if s.byte('e') || s.byte('E') {
 		if !s.byte('+') {
 			s.byte('-')
 		}
 		if s.digits() == 0 {
-			return nil, false
+			return 0, false
 		}
 	}
 	f, err := strconv.ParseFloat(string(s.data[start:s.i]), 64)
 	if err != nil {
-		return nil, false
+		return 0, false
 	}
+	s.numbers++
 	return f, true
 }
 

@@ -15,6 +15,7 @@ var scanInputs = []string{
 	` {"id":"x","level":"warn","message":"a\"b\\c\/d\n\t\r\b\f","source":"é 世","timestamp":"2026-01-02T15:04:05.123+05:30",` +
 		`"metadata":{"a":[1,-0,1.5e3,-2E-2,true,false,null,"s",{},[]],"b":{"c":{"d":"e"}},"a":"dup"}} `,
 	`{"message":"m","source":"s","metadata":null,"timestamp":""}`,
+	`{"message":"m","source":"s","metadata":{"n":[1e20,1e7,5e-7]}}`,
 	`{}`,
 	`{"Message":"m","source":"s"}`,
 	`{"message":"m","source":"s","identity":"x"}`,
@@ -42,8 +43,8 @@ func TestParseFastAgrees(t *testing.T) {
 			fast++
 		}
 	}
-	if fast != 4 {
-		t.Errorf("parseFast took %d of the inputs, want 4", fast)
+	if fast != 5 {
+		t.Errorf("parseFast took %d of the inputs, want 5", fast)
 	}
 }
 
@@ -62,7 +63,36 @@ func checkParseFast(t *testing.T, data []byte) bool {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\nparseFast    %#v\nencoding/json %#v", data, got, want)
 	}
+	checkScanned(t, data, false)
 	return true
+}
+
+// checkScanned fails when what scanEvent reports as established about
+// data is not: check skips those rules for events it parsed.
+func checkScanned(t *testing.T, data []byte, forwarded bool) {
+	t.Helper()
+	e, bound, ok := scanEvent(data, forwarded, false)
+	if !ok {
+		return
+	}
+	if !forwarded {
+		checkMetaText(t, data, e, bound)
+	}
+	for name, v := range map[string]string{"id": e.ID, "message": e.Message, "source": e.Source} {
+		if !storableText(v) {
+			t.Fatalf("%q: scanEvent took %s %q, which is not storable text", data, name, v)
+		}
+	}
+	if e.Metadata == nil {
+		return
+	}
+	if _, native, bad := scan(e.Metadata); !native || bad != "" {
+		t.Fatalf("%q: scanEvent took metadata that check refuses (native %v, %q)", data, native, bad)
+	}
+	js, err := appendValue(nil, e.Metadata)
+	if err != nil || len(js) > bound {
+		t.Fatalf("%q: metadata encodes to %d bytes (%v), above scanEvent's bound %d", data, len(js), err, bound)
+	}
 }
 
 // FuzzParseFastAgrees: whatever parseFast takes, encoding/json decodes the
@@ -133,8 +163,8 @@ func TestParseForwardedAgrees(t *testing.T) {
 			fast++
 		}
 	}
-	if fast != 8 {
-		t.Errorf("parseFast (forwarded) took %d of the inputs, want 8", fast)
+	if fast != 9 {
+		t.Errorf("parseFast (forwarded) took %d of the inputs, want 9", fast)
 	}
 }
 
@@ -154,6 +184,7 @@ func checkParseForwarded(t *testing.T, data []byte) bool {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("%q:\nparseFast    %#v\nencoding/json %#v", data, got, want)
 	}
+	checkScanned(t, data, true)
 	return true
 }
 
@@ -165,4 +196,50 @@ func FuzzParseForwardedAgrees(f *testing.F) {
 		f.Add([]byte(in))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) { checkParseForwarded(t, data) })
+}
+
+// checkMetaText fails when scanEvent with metaText answers otherwise than
+// without (e and bound): the same fields, and metadata text that decodes
+// to e's metadata.
+func checkMetaText(t *testing.T, data []byte, e Event, bound int) {
+	t.Helper()
+	got, gotBound, ok := scanEvent(data, false, true)
+	if !ok || gotBound != bound {
+		t.Fatalf("%q: scanEvent with metaText: ok %v, bound %d; without: bound %d", data, ok, gotBound, bound)
+	}
+	if got.Metadata != nil {
+		t.Fatalf("%q: scanEvent with metaText decoded the metadata", data)
+	}
+	var md map[string]any
+	if got.metadataJSON != "" {
+		if err := json.Unmarshal([]byte(got.metadataJSON), &md); err != nil {
+			t.Fatalf("%q: metadata text %q: %v", data, got.metadataJSON, err)
+		}
+	}
+	if len(md) != 0 || len(e.Metadata) != 0 {
+		if !reflect.DeepEqual(md, e.Metadata) {
+			t.Fatalf("%q: metadata text %q decodes to %v, want %v", data, got.metadataJSON, md, e.Metadata)
+		}
+	}
+	got.Metadata, got.metadataJSON, e.Metadata = nil, "", nil
+	if !reflect.DeepEqual(got, e) {
+		t.Fatalf("%q: with metaText %#v, without %#v", data, got, e)
+	}
+}
+
+// TestScanSkipsWhatValueReads: every metadata value parseFast reads,
+// skip accepts, and the other way round.
+func TestScanSkipsWhatValueReads(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{`{}`, `{"a":1}`, `{ "a" : [ 1 , -0.5e3 , true , false , null , "x\"\n" , { } ] }`,
+		`{"a":1e400}`, `{"a":01}`, `{"a":"\u0041"}`, `{"a":"\x"}`, "{\"a\":\"\xff\"}", `{"a":[1,]}`, `{"a":}`, `{"a" 1}`,
+		`{"k":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, `[1]`, `"s"`, `null`, `{"a":tru}`, `{"a":-}`, `{"a":1.}`} {
+		a := scanner{data: []byte(v), text: v}
+		_, vok := a.value(0)
+		b := scanner{data: []byte(v), text: v}
+		sok := b.skip(0)
+		if vok != sok || (vok && (a.i != b.i || a.numbers != b.numbers)) {
+			t.Errorf("%s: value %v (at %d, %d numbers), skip %v (at %d, %d numbers)", v, vok, a.i, a.numbers, sok, b.i, b.numbers)
+		}
+	}
 }

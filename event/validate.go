@@ -45,17 +45,26 @@ const (
 // These are the only rules: gateway, producer, consumer and both store
 // backends all call this function, so an event it accepts is stored.
 func (e *Event) Validate() error {
-	_, err := e.check(false)
+	_, err := e.check(false, scanned{})
 	return err
 }
 
 // Normalize is Validate that also returns the metadata encoded as JSON, the
 // form a store keeps (object keys sorted, no HTML escaping; nil when
 // Metadata is nil), so that a store does not encode it a second time.
-func (e *Event) Normalize() (metadata []byte, err error) { return e.check(true) }
+func (e *Event) Normalize() (metadata []byte, err error) { return e.check(true, scanned{}) }
 
-// check applies the rules; it returns the encoded metadata when keep is set.
-func (e *Event) check(keep bool) ([]byte, error) {
+// scanned is what scanEvent established about an event it parsed (ok):
+// its id, message, source and metadata strings are storable text, and
+// its metadata encodes to at most metaBound bytes.
+type scanned struct {
+	ok        bool
+	metaBound int
+}
+
+// check applies the rules, skipping those p already established; it
+// returns the encoded metadata when keep is set.
+func (e *Event) check(keep bool, p scanned) ([]byte, error) {
 	switch {
 	case e.ID == "":
 		return nil, &FieldError{Field: "id", Reason: "is required"}
@@ -63,7 +72,7 @@ func (e *Event) check(keep bool) ([]byte, error) {
 		return nil, &FieldError{Field: "id", Reason: fmt.Sprintf("longer than %d bytes", MaxIDBytes)}
 	case strings.ContainsAny(e.ID, " \t\r\n"):
 		return nil, &FieldError{Field: "id", Reason: "may not contain whitespace"}
-	case !storableText(e.ID):
+	case !p.ok && !storableText(e.ID):
 		return nil, &FieldError{Field: "id", Reason: textReason}
 	}
 	l, err := ParseLevel(string(e.Level))
@@ -76,13 +85,13 @@ func (e *Event) check(keep bool) ([]byte, error) {
 		return nil, &FieldError{Field: "message", Reason: "is required"}
 	case len(e.Message) > MaxMessageBytes:
 		return nil, &FieldError{Field: "message", Reason: fmt.Sprintf("longer than %d bytes", MaxMessageBytes)}
-	case !storableText(e.Message):
+	case !p.ok && !storableText(e.Message):
 		return nil, &FieldError{Field: "message", Reason: textReason}
 	case strings.TrimSpace(e.Source) == "":
 		return nil, &FieldError{Field: "source", Reason: "is required"}
 	case len(e.Source) > MaxSourceBytes:
 		return nil, &FieldError{Field: "source", Reason: fmt.Sprintf("longer than %d bytes", MaxSourceBytes)}
-	case !storableText(e.Source):
+	case !p.ok && !storableText(e.Source):
 		return nil, &FieldError{Field: "source", Reason: textReason}
 	case len(e.Identity) > MaxIdentityBytes:
 		return nil, &FieldError{Field: "identity", Reason: fmt.Sprintf("longer than %d bytes", MaxIdentityBytes)}
@@ -92,7 +101,7 @@ func (e *Event) check(keep bool) ([]byte, error) {
 	if reason := timestampReason(e.Timestamp); reason != "" {
 		return nil, &FieldError{Field: "timestamp", Reason: reason}
 	}
-	if e.Metadata == nil {
+	if e.Metadata == nil || (p.ok && !keep && p.metaBound <= MaxMetadataJSONBytes) {
 		return nil, nil
 	}
 	bound, native, bad := scan(e.Metadata)
@@ -135,8 +144,33 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // ValidTime reports whether t's year in UTC is within 1..9999, the range
 // every store keeps exactly.
 func ValidTime(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= 1 && y <= 9999
+	sec := t.Unix()
+	return sec >= year1Start && sec <= year9999End
+}
+
+// The first second of years 0 and 1 and the last of year 9999 (UTC, as
+// Unix seconds): years are judged by comparing seconds, without working
+// out the date.
+var (
+	year0Start  = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	year1Start  = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	year9999End = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() - 1
+)
+
+// localYearIn0To9999 reports whether t's year in its own zone is within
+// 0..9999: t.Year() without working out the date.
+func localYearIn0To9999(t time.Time) bool {
+	_, off := t.Zone()
+	if off < -1e9 || off > 1e9 { // beyond any zone: the date, exactly
+		y := t.Year()
+		return y >= 0 && y <= 9999
+	}
+	sec := t.Unix()
+	if sec < year0Start-1e9 || sec > year9999End+1e9 {
+		return false
+	}
+	sec += int64(off)
+	return sec >= year0Start && sec <= year9999End
 }
 
 const textReason = "must be UTF-8 without NUL bytes"
@@ -149,7 +183,7 @@ func timestampReason(t time.Time) string {
 		return "is required"
 	}
 	_, off := t.Zone()
-	if y := t.Year(); !ValidTime(t) || y < 0 || y > 9999 {
+	if !ValidTime(t) || !localYearIn0To9999(t) {
 		return "must be between years 1 and 9999 (in UTC and in its own zone)"
 	}
 	if off%60 != 0 || off <= -24*3600 || off >= 24*3600 {

@@ -151,3 +151,31 @@ func TestHasNULEscape(t *testing.T) {
 		}
 	}
 }
+
+// TestYearsBySecondsAgreeWithDates: ValidTime and localYearIn0To9999
+// answer as the dates do, around every boundary and in far zones.
+func TestYearsBySecondsAgreeWithDates(t *testing.T) {
+	t.Parallel()
+	var times []time.Time
+	for _, y := range []int{-1, 0, 1, 2, 9998, 9999, 10000, -300000, 300000} {
+		for _, d := range []time.Duration{-time.Nanosecond, 0, time.Nanosecond, -time.Second, time.Second} {
+			times = append(times, time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).Add(d))
+		}
+	}
+	zones := []*time.Location{time.UTC, time.Local}
+	for _, off := range []int{-(23*3600 + 59*60), -3600, 1, 90, 5*3600 + 30*60, 23*3600 + 59*60, 2e9, -2e9} {
+		zones = append(zones, time.FixedZone("", off))
+	}
+	for _, ut := range times {
+		for _, z := range zones {
+			tt := ut.In(z)
+			uy, ly := tt.UTC().Year(), tt.Year()
+			if got, want := ValidTime(tt), uy >= 1 && uy <= 9999; got != want {
+				t.Errorf("ValidTime(%v) = %v, want %v", tt, got, want)
+			}
+			if got, want := localYearIn0To9999(tt), ly >= 0 && ly <= 9999; got != want {
+				t.Errorf("localYearIn0To9999(%v) = %v, want %v", tt, got, want)
+			}
+		}
+	}
+}

@@ -242,7 +242,7 @@ func record(lr *logsv1.LogRecord, res, sc *shared, source string, now time.Time,
 	}
 	if !clock {
 		// Without a time of its own, the record cannot be recognised when
-		// retried; it gets a random id (event.Fill).
+		// retried; it gets a fresh id (event.Fill).
 		e.ID = contentID(&e, res.digest, sc.digest, own)
 	}
 	if len(own) > 0 || res.meta != nil || sc.meta != nil {

@@ -21,7 +21,7 @@ import (
 // (the events of one key packed, package pack, unless producer.pack is
 // off) without decoding the events again: it accepts this body only
 // from the gateway's identity (mTLS), which decoded and validated every
-// event with event.DecodeFrom; the consumer validates each record again
+// event with event.DecodeToForward; the consumer validates each record again
 // before storing it (event.DecodeForwarded) and dead-letters what fails.
 const FramesType = "application/x-logsys-frames"
 

@@ -28,7 +28,7 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 	if err := admitEvents(r, 1); err != nil {
 		return err
 	}
-	ev, err := event.DecodeFrom(body, g.now(), peerIdentity(r))
+	ev, err := event.DecodeToForward(body, g.now(), peerIdentity(r))
 	if err != nil {
 		return g.rejected(within("", err))
 	}
@@ -63,7 +63,7 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	id := peerIdentity(r)
 	evs := make([]event.Event, len(raws))
 	for i, raw := range raws {
-		ev, err := event.DecodeFrom(raw, now, id)
+		ev, err := event.DecodeToForward(raw, now, id)
 		if err != nil {
 			// A line that is not JSON at all is named first, wherever it is.
 			if lerr := invalidLine(raws, lines); lerr != nil {

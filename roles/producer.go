@@ -200,7 +200,10 @@ func (p *Producer) postEvents(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body := *buf // the records point into it until Kafka has them: not handed back
+	// The records point into body until Kafka has them: produce waits for
+	// every record's outcome, after which the client holds none of them.
+	defer putBody(buf)
+	body := *buf
 	var recs []*kgo.Record
 	var events int
 	if ct == FramesType {
