@@ -66,7 +66,7 @@ func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, o
 				return Event{}, 0, false
 			}
 			bit = 64
-			e.Identity, ok = s.str()
+			e.Identity, ok = s.str(true)
 		case "timestamp_filled":
 			if !forwarded {
 				return Event{}, 0, false
@@ -81,33 +81,29 @@ func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, o
 			}
 		case "id":
 			bit = 1
-			e.ID, ok = s.str()
+			e.ID, ok = s.str(true)
 		case "level":
 			bit = 2
 			var l string
-			l, ok = s.str()
+			l, ok = s.str(true)
 			e.Level = Level(l)
 		case "message":
 			bit = 4
-			e.Message, ok = s.str()
+			e.Message, ok = s.str(true)
 		case "source":
 			bit = 8
-			e.Source, ok = s.str()
+			e.Source, ok = s.str(true)
 		case "timestamp":
 			bit = 16
 			var ts string
-			if ts, ok = s.str(); ok && (ts != "" || forwarded) {
+			if ts, ok = s.str(true); ok && (ts != "" || forwarded) {
 				e.Timestamp, ok = parseTime(ts, forwarded)
 			}
 		case "metadata":
 			bit = 32
 			start, numbers := s.i, s.numbers
 			var v any
-			if metaText {
-				ok = s.skip(0)
-			} else {
-				v, ok = s.value(0)
-			}
+			v, ok = s.value(0, !metaText)
 			if ok {
 				if s.i-start > MaxMetadataBytes {
 					return Event{}, 0, false
@@ -225,8 +221,11 @@ func (s *scanner) plainKey() (string, bool) {
 }
 
 // str reads a JSON string: escapes other than \u are decoded, \u escapes,
-// raw control characters and invalid UTF-8 are refused.
-func (s *scanner) str() (string, bool) {
+// raw control characters and invalid UTF-8 are refused. With decode
+// false it only checks the string, returning "" and allocating nothing
+// (the escapes it takes are ASCII, so the text is valid UTF-8 exactly
+// when the decoded string is).
+func (s *scanner) str(decode bool) (string, bool) {
 	if !s.byte('"') {
 		return "", false
 	}
@@ -241,9 +240,12 @@ func (s *scanner) str() (string, bool) {
 			if !ascii && !utf8.Valid(raw) {
 				return "", false
 			}
+			if !decode {
+				return "", true
+			}
 			return s.sub(start, s.i-1), true
 		case c == '\\':
-			return s.escaped(start, ascii)
+			return s.escaped(start, ascii, decode)
 		case c < 0x20:
 			return "", false
 		case c >= utf8.RuneSelf:
@@ -254,15 +256,22 @@ func (s *scanner) str() (string, bool) {
 	return "", false
 }
 
-// escaped finishes a string from its first backslash at s.i.
-func (s *scanner) escaped(start int, ascii bool) (string, bool) {
-	buf := make([]byte, 0, s.i-start+16)
-	buf = append(buf, s.data[start:s.i]...)
+// escaped finishes a string from its first backslash at s.i (decoding it
+// into a new string only with decode).
+func (s *scanner) escaped(start int, ascii, decode bool) (string, bool) {
+	var buf []byte
+	if decode {
+		buf = make([]byte, 0, s.i-start+16)
+		buf = append(buf, s.data[start:s.i]...)
+	}
 	for s.i < len(s.data) {
 		c := s.data[s.i]
 		switch {
 		case c == '"':
 			s.i++
+			if !decode {
+				return "", ascii || utf8.Valid(s.data[start:s.i-1])
+			}
 			if !ascii && !utf8.Valid(buf) {
 				return "", false
 			}
@@ -292,7 +301,9 @@ func (s *scanner) escaped(start int, ascii bool) (string, bool) {
 			default: // \u and invalid escapes
 				return "", false
 			}
-			buf = append(buf, r)
+			if decode {
+				buf = append(buf, r)
+			}
 			s.i += 2
 			continue
 		case c < 0x20:
@@ -300,30 +311,42 @@ func (s *scanner) escaped(start int, ascii bool) (string, bool) {
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
-		buf = append(buf, c)
+		if decode {
+			buf = append(buf, c)
+		}
 		s.i++
 	}
 	return "", false
 }
 
 // value reads any JSON value as encoding/json decodes it into an any.
-func (s *scanner) value(depth int) (any, bool) {
+// With decode false it only checks the value, accepting exactly what it
+// accepts with decode (numbers counted the same), returning nil and
+// allocating nothing.
+func (s *scanner) value(depth int, decode bool) (any, bool) {
 	if s.i >= len(s.data) || depth > maxFastDepth {
 		return nil, false
 	}
 	switch c := s.data[s.i]; {
 	case c == '"':
-		return s.str()
+		v, ok := s.str(decode)
+		if !decode {
+			return nil, ok
+		}
+		return v, ok
 	case c == '{':
 		s.i++
-		m := map[string]any{}
+		var m map[string]any
+		if decode {
+			m = map[string]any{}
+		}
 		s.space()
 		if s.byte('}') {
-			return m, true
+			return anyOf(m, decode), true
 		}
 		for {
 			s.space()
-			k, ok := s.str()
+			k, ok := s.str(decode)
 			if !ok {
 				return nil, false
 			}
@@ -332,153 +355,72 @@ func (s *scanner) value(depth int) (any, bool) {
 				return nil, false
 			}
 			s.space()
-			v, ok := s.value(depth + 1)
+			v, ok := s.value(depth+1, decode)
 			if !ok {
 				return nil, false
 			}
-			m[k] = v
+			if decode {
+				m[k] = v
+			}
 			s.space()
 			if s.byte(',') {
 				continue
 			}
 			if s.byte('}') {
-				return m, true
+				return anyOf(m, decode), true
 			}
 			return nil, false
 		}
 	case c == '[':
 		s.i++
-		a := []any{}
+		var a []any
+		if decode {
+			a = []any{}
+		}
 		s.space()
 		if s.byte(']') {
-			return a, true
+			return anyOf(a, decode), true
 		}
 		for {
 			s.space()
-			v, ok := s.value(depth + 1)
+			v, ok := s.value(depth+1, decode)
 			if !ok {
 				return nil, false
 			}
-			a = append(a, v)
+			if decode {
+				a = append(a, v)
+			}
 			s.space()
 			if s.byte(',') {
 				continue
 			}
 			if s.byte(']') {
-				return a, true
+				return anyOf(a, decode), true
 			}
 			return nil, false
 		}
 	case c == 't':
-		return true, s.literal("true")
+		return anyOf(true, decode), s.literal("true")
 	case c == 'f':
-		return false, s.literal("false")
+		return anyOf(false, decode), s.literal("false")
 	case c == 'n':
 		return nil, s.literal("null")
 	case c == '-' || (c >= '0' && c <= '9'):
-		return s.number()
+		f, ok := s.float()
+		if !ok || !decode {
+			return nil, ok
+		}
+		return f, true
 	}
 	return nil, false
 }
 
-// skip is value without decoding: it accepts exactly what value accepts
-// (counting numbers the same), allocating nothing.
-func (s *scanner) skip(depth int) bool {
-	if s.i >= len(s.data) || depth > maxFastDepth {
-		return false
+// anyOf is v when decoding, else nil.
+func anyOf[T any](v T, decode bool) any {
+	if !decode {
+		return nil
 	}
-	switch c := s.data[s.i]; {
-	case c == '"':
-		return s.skipStr()
-	case c == '{':
-		s.i++
-		s.space()
-		if s.byte('}') {
-			return true
-		}
-		for {
-			s.space()
-			if !s.skipStr() {
-				return false
-			}
-			s.space()
-			if !s.byte(':') {
-				return false
-			}
-			s.space()
-			if !s.skip(depth + 1) {
-				return false
-			}
-			s.space()
-			if s.byte(',') {
-				continue
-			}
-			return s.byte('}')
-		}
-	case c == '[':
-		s.i++
-		s.space()
-		if s.byte(']') {
-			return true
-		}
-		for {
-			s.space()
-			if !s.skip(depth + 1) {
-				return false
-			}
-			s.space()
-			if s.byte(',') {
-				continue
-			}
-			return s.byte(']')
-		}
-	case c == 't':
-		return s.literal("true")
-	case c == 'f':
-		return s.literal("false")
-	case c == 'n':
-		return s.literal("null")
-	case c == '-' || (c >= '0' && c <= '9'):
-		_, ok := s.float()
-		return ok
-	}
-	return false
-}
-
-// skipStr is str without decoding. The escapes it takes are ASCII, so
-// the text is valid UTF-8 exactly when the decoded string is.
-func (s *scanner) skipStr() bool {
-	if !s.byte('"') {
-		return false
-	}
-	start := s.i
-	ascii := true
-	for s.i < len(s.data) {
-		c := s.data[s.i]
-		switch {
-		case c == '"':
-			raw := s.data[start:s.i]
-			s.i++
-			return ascii || utf8.Valid(raw)
-		case c == '\\':
-			if s.i+1 >= len(s.data) {
-				return false
-			}
-			switch s.data[s.i+1] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			default: // \u and invalid escapes
-				return false
-			}
-			s.i += 2
-			continue
-		case c < 0x20:
-			return false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-		s.i++
-	}
-	return false
+	return v
 }
 
 func (s *scanner) literal(word string) bool {
@@ -489,16 +431,7 @@ func (s *scanner) literal(word string) bool {
 	return false
 }
 
-// number reads a number of JSON's grammar as a float64.
-func (s *scanner) number() (any, bool) {
-	f, ok := s.float()
-	if !ok {
-		return nil, false
-	}
-	return f, true
-}
-
-// float is number without boxing the value.
+// float reads a number of JSON's grammar as a float64.
 func (s *scanner) float() (float64, bool) {
 	start := s.i
 	s.byte('-')

@@ -68,7 +68,7 @@ func checkParseFast(t *testing.T, data []byte) bool {
 }
 
 // checkScanned fails when what scanEvent reports as established about
-// data is not: check skips those rules for events it parsed.
+// data is not: check leaves those rules out for events it parsed.
 func checkScanned(t *testing.T, data []byte, forwarded bool) {
 	t.Helper()
 	e, bound, ok := scanEvent(data, forwarded, false)
@@ -227,19 +227,22 @@ func checkMetaText(t *testing.T, data []byte, e Event, bound int) {
 	}
 }
 
-// TestScanSkipsWhatValueReads: every metadata value parseFast reads,
-// skip accepts, and the other way round.
-func TestScanSkipsWhatValueReads(t *testing.T) {
+// TestScanChecksWhatItDecodes: value without decoding accepts every
+// metadata value it decodes, and nothing else.
+func TestScanChecksWhatItDecodes(t *testing.T) {
 	t.Parallel()
 	for _, v := range []string{`{}`, `{"a":1}`, `{ "a" : [ 1 , -0.5e3 , true , false , null , "x\"\n" , { } ] }`,
 		`{"a":1e400}`, `{"a":01}`, `{"a":"\u0041"}`, `{"a":"\x"}`, "{\"a\":\"\xff\"}", `{"a":[1,]}`, `{"a":}`, `{"a" 1}`,
 		`{"k":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, `[1]`, `"s"`, `null`, `{"a":tru}`, `{"a":-}`, `{"a":1.}`} {
 		a := scanner{data: []byte(v), text: v}
-		_, vok := a.value(0)
+		_, vok := a.value(0, true)
 		b := scanner{data: []byte(v), text: v}
-		sok := b.skip(0)
+		got, sok := b.value(0, false)
+		if got != nil {
+			t.Errorf("%s: value without decoding returned %v", v, got)
+		}
 		if vok != sok || (vok && (a.i != b.i || a.numbers != b.numbers)) {
-			t.Errorf("%s: value %v (at %d, %d numbers), skip %v (at %d, %d numbers)", v, vok, a.i, a.numbers, sok, b.i, b.numbers)
+			t.Errorf("%s: decoding %v (at %d, %d numbers), checking %v (at %d, %d numbers)", v, vok, a.i, a.numbers, sok, b.i, b.numbers)
 		}
 	}
 }
