@@ -104,10 +104,10 @@ func DecodeToForward(data []byte, now time.Time, identity string) (Event, error)
 }
 
 func decode(data []byte, now time.Time, identity string, metaText bool) (Event, error) {
-	e, bound, ok := scanEvent(data, false, metaText)
+	e, bound, ok := parseFast(data, false, metaText)
 	if ok && bound > MaxMetadataJSONBytes && metaText {
 		// Only encoding can tell whether it fits: decode it.
-		e, bound, ok = scanEvent(data, false, false)
+		e, bound, ok = parseFast(data, false, false)
 	}
 	if !ok {
 		var err error
@@ -196,7 +196,7 @@ var ErrNotJSON = errors.New("not a JSON event")
 // The common form is parsed without reflection (parseFast); anything
 // else, and every error, by encoding/json.
 func DecodeForwarded(data []byte) (Event, error) {
-	e, bound, ok := scanEvent(data, true, false)
+	e, bound, ok := parseFast(data, true, false)
 	if !ok {
 		e = Event{}
 		if err := json.Unmarshal(data, &e); err != nil {

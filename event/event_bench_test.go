@@ -127,7 +127,7 @@ func BenchmarkParse(b *testing.B) {
 		b.Run(name+"/fast", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, ok := parseFast(in, false); !ok {
+				if _, _, ok := parseFast(in, false, false); !ok {
 					b.Fatal("parseFast refused")
 				}
 			}

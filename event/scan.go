@@ -21,23 +21,18 @@ import (
 // would have decoded (into input for DecodeFrom, into Event when
 // forwarded; FuzzParseFastAgrees and FuzzParseForwardedAgrees check it);
 // nothing is filled or validated yet.
-func parseFast(data []byte, forwarded bool) (e Event, ok bool) {
-	e, _, ok = scanEvent(data, forwarded, false)
-	return e, ok
-}
-
-// scanEvent is parseFast that also returns an upper bound of the length
-// of the event's metadata encoded as JSON (appendValue): each string at
-// most doubles (an escape of two bytes decodes to one byte and is written
-// back in at most two; U+2028 and U+2029 go from three to six), every
-// other token keeps its length except numbers, at most 32 bytes each.
-// The text fields of an event it returns are storable text (valid UTF-8,
-// and no NUL: \u escapes are left to encoding/json), so that check need
-// not walk them again. All strings it returns share one copy of data.
-// With metaText the metadata is checked by the same rules but not
-// decoded: e.metadataJSON is its text (an object; null leaves it empty)
-// and e.Metadata stays nil.
-func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, ok bool) {
+//
+// It also returns an upper bound of the length of the event's metadata
+// encoded as JSON (appendValue): each string at most doubles (an escape
+// of two bytes decodes to one byte and is written back in at most two;
+// U+2028 and U+2029 go from three to six), every other token keeps its
+// length except numbers, at most 32 bytes each. The text fields of an
+// event it returns are storable text (valid UTF-8, and no NUL: \u escapes
+// are left to encoding/json), so that check need not walk them again. All
+// strings it returns share one copy of data. With metaText the metadata
+// is checked by the same rules but not decoded: e.metadataJSON is its
+// text (an object; null leaves it empty) and e.Metadata stays nil.
+func parseFast(data []byte, forwarded, metaText bool) (e Event, metaBound int, ok bool) {
 	s := scanner{data: data}
 	s.space()
 	if !s.byte('{') {
@@ -109,17 +104,13 @@ func scanEvent(data []byte, forwarded, metaText bool) (e Event, metaBound int, o
 					return Event{}, 0, false
 				}
 				metaBound = 2*(s.i-start) + 32*(s.numbers-numbers)
-				switch m := v.(type) {
-				case nil:
-					if metaText && s.data[start] == '{' {
-						e.metadataJSON = s.sub(start, s.i)
-					} else if metaText && s.data[start] != 'n' {
-						return Event{}, 0, false // not an object
-					}
-				case map[string]any:
+				switch m, isMap := v.(map[string]any); {
+				case isMap:
 					e.Metadata = m
-				default:
-					return Event{}, 0, false
+				case metaText && s.data[start] == '{':
+					e.metadataJSON = s.sub(start, s.i)
+				case v != nil || s.data[start] != 'n':
+					return Event{}, 0, false // not an object, nor null
 				}
 			}
 		default:

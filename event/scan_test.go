@@ -52,7 +52,7 @@ func TestParseFastAgrees(t *testing.T) {
 // than encoding/json; it reports whether parseFast took it.
 func checkParseFast(t *testing.T, data []byte) bool {
 	t.Helper()
-	got, ok := parseFast(data, false)
+	got, _, ok := parseFast(data, false, false)
 	if !ok {
 		return false
 	}
@@ -67,11 +67,11 @@ func checkParseFast(t *testing.T, data []byte) bool {
 	return true
 }
 
-// checkScanned fails when what scanEvent reports as established about
+// checkScanned fails when what parseFast reports as established about
 // data is not: check leaves those rules out for events it parsed.
 func checkScanned(t *testing.T, data []byte, forwarded bool) {
 	t.Helper()
-	e, bound, ok := scanEvent(data, forwarded, false)
+	e, bound, ok := parseFast(data, forwarded, false)
 	if !ok {
 		return
 	}
@@ -80,18 +80,18 @@ func checkScanned(t *testing.T, data []byte, forwarded bool) {
 	}
 	for name, v := range map[string]string{"id": e.ID, "message": e.Message, "source": e.Source} {
 		if !storableText(v) {
-			t.Fatalf("%q: scanEvent took %s %q, which is not storable text", data, name, v)
+			t.Fatalf("%q: parseFast took %s %q, which is not storable text", data, name, v)
 		}
 	}
 	if e.Metadata == nil {
 		return
 	}
 	if _, native, bad := scan(e.Metadata); !native || bad != "" {
-		t.Fatalf("%q: scanEvent took metadata that check refuses (native %v, %q)", data, native, bad)
+		t.Fatalf("%q: parseFast took metadata that check refuses (native %v, %q)", data, native, bad)
 	}
 	js, err := appendValue(nil, e.Metadata)
 	if err != nil || len(js) > bound {
-		t.Fatalf("%q: metadata encodes to %d bytes (%v), above scanEvent's bound %d", data, len(js), err, bound)
+		t.Fatalf("%q: metadata encodes to %d bytes (%v), above parseFast's bound %d", data, len(js), err, bound)
 	}
 }
 
@@ -173,7 +173,7 @@ func TestParseForwardedAgrees(t *testing.T) {
 // reports whether parseFast took it.
 func checkParseForwarded(t *testing.T, data []byte) bool {
 	t.Helper()
-	got, ok := parseFast(data, true)
+	got, _, ok := parseFast(data, true, false)
 	if !ok {
 		return false
 	}
@@ -198,17 +198,17 @@ func FuzzParseForwardedAgrees(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { checkParseForwarded(t, data) })
 }
 
-// checkMetaText fails when scanEvent with metaText answers otherwise than
+// checkMetaText fails when parseFast with metaText answers otherwise than
 // without (e and bound): the same fields, and metadata text that decodes
 // to e's metadata.
 func checkMetaText(t *testing.T, data []byte, e Event, bound int) {
 	t.Helper()
-	got, gotBound, ok := scanEvent(data, false, true)
+	got, gotBound, ok := parseFast(data, false, true)
 	if !ok || gotBound != bound {
-		t.Fatalf("%q: scanEvent with metaText: ok %v, bound %d; without: bound %d", data, ok, gotBound, bound)
+		t.Fatalf("%q: parseFast with metaText: ok %v, bound %d; without: bound %d", data, ok, gotBound, bound)
 	}
 	if got.Metadata != nil {
-		t.Fatalf("%q: scanEvent with metaText decoded the metadata", data)
+		t.Fatalf("%q: parseFast with metaText decoded the metadata", data)
 	}
 	var md map[string]any
 	if got.metadataJSON != "" {

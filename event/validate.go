@@ -54,7 +54,7 @@ func (e *Event) Validate() error {
 // Metadata is nil), so that a store does not encode it a second time.
 func (e *Event) Normalize() (metadata []byte, err error) { return e.check(true, scanned{}) }
 
-// scanned is what scanEvent established about an event it parsed (ok):
+// scanned is what parseFast established about an event it parsed (ok):
 // its id, message, source and metadata strings are storable text, and
 // its metadata encodes to at most metaBound bytes.
 type scanned struct {
