@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // NewID returns a fresh time-ordered UUID (RFC 9562 version 7) as text;
@@ -64,10 +62,22 @@ func (g *idGen) seed() {
 	g.lo = binary.LittleEndian.Uint64(b[8:]) & (1<<61 - 1)
 }
 
-// formatID writes the UUID of (ms, hi, lo) in its text form.
+// formatID writes the UUID of (ms, hi, lo) in its text form (lower-case
+// hex, 8-4-4-4-12), by hand into one array: the only allocation is the
+// string.
 func formatID(ms int64, hi, lo uint64) string {
-	var u uuid.UUID
+	var u [16]byte
 	binary.BigEndian.PutUint64(u[0:8], uint64(ms)<<16|0x7000|hi) // 48 bits of time, version 7, rand_a
 	binary.BigEndian.PutUint64(u[8:16], 1<<63|lo)                // variant 10, rand_b
-	return u.String()
+	var t [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			t[j] = '-'
+			j++
+		}
+		t[j], t[j+1] = hexDigits[c>>4], hexDigits[c&0xf]
+		j += 2
+	}
+	return string(t[:])
 }

@@ -108,3 +108,23 @@ func TestIDsOfAClockAtOrBefore1970StartAtRandom(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatIDIsUUIDText: the hand-written text is uuid.UUID.String's.
+func TestFormatIDIsUUIDText(t *testing.T) {
+	for _, c := range []struct {
+		ms     int64
+		hi, lo uint64
+	}{{0, 0, 0}, {1_780_000_000_000, 0xabc, 0x0123456789abcdef &^ (3 << 62)}, {1<<48 - 1, 1<<12 - 1, 1<<62 - 1}} {
+		got := formatID(c.ms, c.hi, c.lo)
+		var u uuid.UUID
+		u[0], u[1], u[2], u[3], u[4], u[5] = byte(c.ms>>40), byte(c.ms>>32), byte(c.ms>>24), byte(c.ms>>16), byte(c.ms>>8), byte(c.ms)
+		u[6], u[7] = 0x70|byte(c.hi>>8), byte(c.hi)
+		for i := range 8 {
+			u[8+i] = byte(c.lo >> (56 - 8*i))
+		}
+		u[8] |= 0x80
+		if want := u.String(); got != want {
+			t.Errorf("formatID(%d, %#x, %#x) = %s, want %s", c.ms, c.hi, c.lo, got, want)
+		}
+	}
+}

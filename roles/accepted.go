@@ -63,11 +63,12 @@ func writeRaw(w http.ResponseWriter, status int, buf *[]byte) {
 }
 
 // appendJSONString appends s as encoding/json writes it (HTML escaped);
-// the common string, printable ASCII with nothing to escape, directly.
+// the common string, printable ASCII with nothing to escape (every id the
+// gateway generates, and most that clients send), directly after one
+// table look-up per byte.
 func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c < 0x20, c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&':
+		if !jsonPlain[s[i]] {
 			js, _ := json.Marshal(s) // a string always encodes
 			return append(b, js...)
 		}
@@ -76,3 +77,12 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s...)
 	return append(b, '"')
 }
+
+// jsonPlain marks the bytes encoding/json writes as they are in a string
+// of ASCII: printable, not '"', '\\', '<', '>' or '&'.
+var jsonPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()

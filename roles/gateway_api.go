@@ -14,7 +14,8 @@ import (
 	"logsys/store"
 )
 
-// postOne handles POST /api/v1/logs.
+// postOne handles POST /api/v1/logs. With Prefer: return=minimal the
+// answer holds only the count (prefersMinimal).
 func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 	buf, _, err := readBody(w, r, g.cfg.MaxBodyBytes, "application/json")
 	if err != nil {
@@ -36,12 +37,18 @@ func (g *Gateway) postOne(w http.ResponseWriter, r *http.Request) error {
 		return g.forwardFailed(1, err)
 	}
 	g.accepted().Inc()
+	if prefersMinimal(r) {
+		applyMinimal(w)
+		writeAcceptedCount(w, 1)
+		return nil
+	}
 	writeAcceptedOne(w, ev.ID)
 	return nil
 }
 
 // postBatch handles POST /api/v1/logs/batch: a JSON array or NDJSON. The
 // batch is all or nothing: one bad event rejects it, naming its index.
+// With Prefer: return=minimal the answer holds the count, not the ids.
 func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 	buf, ct, err := readBody(w, r, g.cfg.MaxBatchBytes, "application/json", "application/x-ndjson")
 	if err != nil {
@@ -77,6 +84,11 @@ func (g *Gateway) postBatch(w http.ResponseWriter, r *http.Request) error {
 		return g.forwardFailed(len(evs), err)
 	}
 	g.accepted().Add(float64(len(evs)))
+	if prefersMinimal(r) {
+		applyMinimal(w)
+		writeAcceptedCount(w, len(evs))
+		return nil
+	}
 	writeAcceptedBatch(w, evs)
 	return nil
 }

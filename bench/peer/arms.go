@@ -67,25 +67,43 @@ func otlpLogs(n int) string {
 // target is what the load generator sends to one system in one shape.
 type target struct {
 	url, ctype, body string
+	prefer           string // the Prefer header; "" sends none
 }
 
+// The answers logsys may be asked for (-logsys-answer): the count only
+// (Prefer: return=minimal, as empty as the collector's OTLP answer) or
+// the full one, listing the ids.
+const (
+	answerMinimal = "minimal"
+	answerFull    = "full"
+)
+
 // targetFor returns the request of system sys in shape s; addr is the
-// system's listener.
-func targetFor(sys string, s shape, addr string) (target, error) {
+// system's listener. answer (answerMinimal or answerFull) is the answer
+// logsys is asked for; the other systems get no Prefer header.
+func targetFor(sys string, s shape, addr, answer string) (target, error) {
 	base := "https://" + addr
 	switch kind(sys) {
 	case "bare":
 		if s.batch == 1 {
-			return target{base + "/", "application/json", singleEvent}, nil
+			return target{url: base + "/", ctype: "application/json", body: singleEvent}, nil
 		}
-		return target{base + "/", "application/x-ndjson", ndjson(s.batch)}, nil
+		return target{url: base + "/", ctype: "application/x-ndjson", body: ndjson(s.batch)}, nil
 	case "logsys":
-		if s.batch == 1 {
-			return target{base + "/api/v1/logs", "application/json", singleEvent}, nil
+		prefer := ""
+		switch answer {
+		case answerMinimal:
+			prefer = "return=minimal"
+		case answerFull:
+		default:
+			return target{}, fmt.Errorf("logsys answer %q is not %s or %s", answer, answerMinimal, answerFull)
 		}
-		return target{base + "/api/v1/logs/batch", "application/x-ndjson", ndjson(s.batch)}, nil
+		if s.batch == 1 {
+			return target{base + "/api/v1/logs", "application/json", singleEvent, prefer}, nil
+		}
+		return target{base + "/api/v1/logs/batch", "application/x-ndjson", ndjson(s.batch), prefer}, nil
 	case "otel":
-		return target{base + "/v1/logs", "application/json", otlpLogs(s.batch)}, nil
+		return target{url: base + "/v1/logs", ctype: "application/json", body: otlpLogs(s.batch)}, nil
 	}
 	return target{}, fmt.Errorf("unknown system %q", sys)
 }

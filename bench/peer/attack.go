@@ -54,6 +54,20 @@ func (r result) ok() int64 {
 // answers.
 func (r result) seconds() float64 { return (r.Duration + r.Wait).Seconds() }
 
+// attackArgs is vegeta's command line for one attack of t (body and out
+// are the files of its body and results).
+func (g *loadgen) attackArgs(name string, t target, d time.Duration, rate float64, workers, maxWorkers, body, out string) []string {
+	args := []string{"attack", "-name", name,
+		"-duration", d.String(), "-rate", strconv.FormatFloat(rate, 'f', -1, 64), "-workers", workers, "-max-workers", maxWorkers,
+		"-http2=false", "-keepalive=true", "-timeout", g.requestTimeout.String(),
+		"-cert", g.cert, "-key", g.key, "-root-certs", g.ca,
+		"-header", "Content-Type: " + t.ctype}
+	if t.prefer != "" {
+		args = append(args, "-header", "Prefer: "+t.prefer)
+	}
+	return append(args, "-body", body, "-output", out)
+}
+
 // attack sends t with workers closed-loop workers for d.
 func (g *loadgen) attack(ctx context.Context, name string, t target, workers int, d time.Duration) (result, error) {
 	return g.attackAt(ctx, name, t, workers, d, 0)
@@ -73,11 +87,7 @@ func (g *loadgen) attackAt(ctx context.Context, name string, t target, workers i
 	if rate > 0 {
 		maxW = strconv.Itoa(4 * workers)
 	}
-	cmd := exec.CommandContext(ctx, g.vegeta, "attack", "-name", name,
-		"-duration", d.String(), "-rate", strconv.FormatFloat(rate, 'f', -1, 64), "-workers", w, "-max-workers", maxW,
-		"-http2=false", "-keepalive=true", "-timeout", g.requestTimeout.String(),
-		"-cert", g.cert, "-key", g.key, "-root-certs", g.ca,
-		"-header", "Content-Type: "+t.ctype, "-body", body, "-output", out)
+	cmd := exec.CommandContext(ctx, g.vegeta, g.attackArgs(name, t, d, rate, w, maxW, body, out)...)
 	cmd.Stdin = strings.NewReader("POST " + t.url + "\n")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -220,7 +220,7 @@ func (b *harness) end(ctx context.Context, cons *proc, r *e2eResult, at phaseSta
 // the consumer runs, then waits until it stored every accepted event.
 func (b *harness) e2ePhase(ctx context.Context, s *system, cons *proc, metrics string, sh shape, rate float64, d time.Duration) (e2eResult, error) {
 	r := e2eResult{Phase: "paced", Load1: loadAvg()}
-	t, err := targetFor("logsys", sh, s.addr)
+	t, err := targetFor("logsys", sh, s.addr, b.o.logsysAnswer)
 	if err != nil {
 		return r, err
 	}
@@ -257,7 +257,7 @@ func (b *harness) e2ePhase(ctx context.Context, s *system, cons *proc, metrics s
 // fill drives s closed loop for -e2e-fill (the consumer stopped) and
 // returns how many events were accepted.
 func (b *harness) fill(ctx context.Context, s *system, sh shape) (int64, error) {
-	t, err := targetFor("logsys", sh, s.addr)
+	t, err := targetFor("logsys", sh, s.addr, b.o.logsysAnswer)
 	if err != nil {
 		return 0, err
 	}

@@ -65,6 +65,9 @@ type options struct {
 	pgPID   int
 	e2eRate float64       // events/s of the paced phase
 	e2eFill time.Duration // closed-loop load of the drain phase
+	// logsysAnswer is the answer logsys is asked for: answerMinimal
+	// (Prefer: return=minimal) or answerFull (the ids listed).
+	logsysAnswer string
 }
 
 func runCmd(ctx context.Context, args []string) error {
@@ -95,6 +98,7 @@ func runCmd(ctx context.Context, args []string) error {
 	fs.IntVar(&o.pgPID, "pg-pid", 0, "pid of the PostgreSQL postmaster, for the server's CPU (0: not measured)")
 	fs.Float64Var(&o.e2eRate, "e2e-rate", 50000, "events/s the gateway is driven at while the consumer runs (-pg)")
 	fs.DurationVar(&o.e2eFill, "e2e-fill", 5*time.Second, "closed-loop load that fills the backlog of the drain phase (-pg)")
+	fs.StringVar(&o.logsysAnswer, "logsys-answer", answerMinimal, "answer asked of logsys: minimal (Prefer: return=minimal, the count only, as the collector's empty OTLP answer) or full (the ids listed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,6 +121,9 @@ func (o *options) validate() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing %s", strings.Join(missing, ", "))
+	}
+	if o.logsysAnswer != answerMinimal && o.logsysAnswer != answerFull {
+		return fmt.Errorf("-logsys-answer must be %s or %s, not %q", answerMinimal, answerFull, o.logsysAnswer)
 	}
 	if o.duration <= 0 || o.rounds < 1 {
 		return fmt.Errorf("-duration must be positive and -rounds at least 1")

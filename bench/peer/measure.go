@@ -89,7 +89,7 @@ func (b *harness) measure(ctx context.Context, sys string, sh shape, round int) 
 			return measurement{}, err
 		}
 	}
-	t, err := targetFor(sys, sh, s.addr)
+	t, err := targetFor(sys, sh, s.addr, b.o.logsysAnswer)
 	if err != nil {
 		return measurement{}, err
 	}

@@ -103,7 +103,7 @@ func TestBodies(t *testing.T) {
 	}
 	for _, sys := range []string{"bare", "logsys", "otel"} {
 		for _, sh := range shapes {
-			if _, err := targetFor(sys, sh, "127.0.0.1:1"); err != nil {
+			if _, err := targetFor(sys, sh, "127.0.0.1:1", answerMinimal); err != nil {
 				t.Errorf("%s %s: %v", sys, sh.name, err)
 			}
 		}
@@ -342,5 +342,43 @@ func TestParentOf(t *testing.T) {
 		if got := parentOf(stat); got != want {
 			t.Errorf("parentOf(%q) = %d, want %d", stat, got, want)
 		}
+	}
+}
+
+// TestLogsysAnswer: -logsys-answer minimal sends Prefer: return=minimal to
+// the logsys arms (variants included) and to no other; full sends none.
+func TestLogsysAnswer(t *testing.T) {
+	g := &loadgen{requestTimeout: time.Second}
+	prefers := func(args []string) bool {
+		for i := range args {
+			if args[i] == "-header" && i+1 < len(args) && args[i+1] == "Prefer: return=minimal" {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		sys, answer string
+		want        bool
+	}{
+		{"logsys", answerMinimal, true}, {"logsys/gogc", answerMinimal, true}, {"logsys", answerFull, false},
+		{"otel", answerMinimal, false}, {"bare", answerMinimal, false}, {"otel", answerFull, false},
+	} {
+		for _, sh := range shapes {
+			tg, err := targetFor(c.sys, sh, "127.0.0.1:1", c.answer)
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.sys, sh.name, err)
+			}
+			if got := prefers(g.attackArgs("a", tg, time.Second, 0, "1", "1", "b", "o")); got != c.want {
+				t.Errorf("%s %s -logsys-answer %s: Prefer sent %v, want %v", c.sys, sh.name, c.answer, got, c.want)
+			}
+		}
+	}
+	if _, err := targetFor("logsys", shapes[0], "127.0.0.1:1", "ids"); err == nil {
+		t.Error("answer ids: no error")
+	}
+	o := options{bin: "b", pki: "p", work: "w", templates: "t", duration: time.Second, rounds: 1, logsysAnswer: "ids"}
+	if err := o.validate(); err == nil || !strings.Contains(err.Error(), "-logsys-answer") {
+		t.Errorf("validate with -logsys-answer ids: %v", err)
 	}
 }

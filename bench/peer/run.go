@@ -66,7 +66,7 @@ func run(ctx context.Context, o options) error {
 			if o.warmup <= 0 {
 				break
 			}
-			t, _ := targetFor(sys, sh, b.systems[sys].addr)
+			t, _ := targetFor(sys, sh, b.systems[sys].addr, o.logsysAnswer)
 			if _, err := b.gen.attack(ctx, "warmup-"+sys+"-"+sn, t, sh.workers, o.warmup); err != nil {
 				return err
 			}
